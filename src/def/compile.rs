@@ -61,6 +61,9 @@ pub struct Perms {
     pub env: Vec<String>,
     /// Absolute, lexically normalised.
     pub files: Vec<PathBuf>,
+    /// Entries built from env vars (`{{ env.CODEX_HOME }}`), rendered at run time; an env
+    /// value holding a comma-separated list permits each element.
+    pub file_templates: Vec<Arc<Template>>,
 }
 
 impl Perms {
@@ -80,6 +83,71 @@ impl Perms {
     pub fn file_allowed(&self, p: &Path) -> bool {
         self.files.iter().any(|f| p.starts_with(f))
     }
+
+    /// Every permitted file or directory: the literal ones and the templated ones
+    /// rendered with `env` (only declared env vars reach a template). Templates whose
+    /// variables are unset permit nothing.
+    pub fn expanded_files(&self, env: &dyn Fn(&str) -> Option<String>, home: &Path) -> Vec<PathBuf> {
+        let mut out = self.files.clone();
+        for t in &self.file_templates {
+            for rendered in render_with_env(t, self, env) {
+                let n = normalize(&rendered, home);
+                if n.is_absolute() {
+                    out.push(n);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Renders a template that reads only `env.X` (and `~`), once per element of a
+/// comma-separated env value; nothing when a variable is unset or empty.
+pub fn render_with_env(t: &Template, perms: &Perms, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    let names: Vec<&str> = t
+        .holes()
+        .flat_map(|h| h.reads().iter())
+        .filter(|p| p.first().map(String::as_str) == Some("env"))
+        .filter_map(|p| p.get(1).map(String::as_str))
+        .collect();
+    let mut values = serde_json::Map::new();
+    let mut lists: Vec<(String, Vec<String>)> = Vec::new();
+    for n in names {
+        if !perms.env_allowed(n) {
+            return Vec::new();
+        }
+        let Some(v) = env(n).filter(|v| !v.trim().is_empty()) else {
+            return Vec::new();
+        };
+        let parts: Vec<String> = v
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        lists.push((n.to_string(), parts));
+    }
+    // One rendering per element of the first list-valued variable; other variables use
+    // their whole value.
+    let (multi, rest): (Vec<_>, Vec<_>) = lists.into_iter().partition(|(_, p)| p.len() > 1);
+    for (n, p) in rest {
+        values.insert(n, serde_json::Value::String(p.join(",")));
+    }
+    let variants: Vec<Option<(String, String)>> = match multi.first() {
+        Some((n, parts)) => parts.iter().map(|p| Some((n.clone(), p.clone()))).collect(),
+        None => vec![None],
+    };
+    let mut out = Vec::new();
+    for v in variants {
+        let mut vals = values.clone();
+        if let Some((n, p)) = v {
+            vals.insert(n, serde_json::Value::String(p));
+        }
+        let envv = serde_json::Value::Object(vals);
+        if let Ok(s) = t.render(&super::expr::Scope::new(None, &[("env", &envv)])) {
+            out.push(s);
+        }
+    }
+    out
 }
 
 /// `~` expanded and `.`/`..` resolved lexically. Relative paths stay relative.
@@ -143,6 +211,22 @@ fn compile_perms(p: &Permissions, env: &CompileEnv, d: &mut Diags) -> Perms {
         }
     }
     for f in &p.files {
+        if f.value.contains("{{") {
+            if let Some(t) = template(f, &out, d) {
+                if t.literal_prefix().contains("..") || f.value.contains("..") {
+                    d.push(
+                        Diagnostic::error(
+                            Code::FileNotPermitted,
+                            f.pos,
+                            format!("permissions.files: {} climbs with '..'", quote(f)),
+                        )
+                        .hint("name the directory directly"),
+                    );
+                }
+                out.file_templates.push(Arc::new(t));
+            }
+            continue;
+        }
         let n = normalize(f, &env.home);
         if n.is_absolute() {
             out.files.push(n);

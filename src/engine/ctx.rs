@@ -175,6 +175,7 @@ mod tests {
             network: vec![],
             env: env.iter().map(|s| (*s).to_string()).collect(),
             files: files.iter().map(|p| p.to_path_buf()).collect(),
+            file_templates: vec![],
         }
     }
 
