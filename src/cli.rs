@@ -461,7 +461,13 @@ fn overview(ctx: &Ctx, db: Option<PathBuf>) -> Result<ExitCode, String> {
             found,
             plural(found),
             if roots.is_empty() {
-                "(no root exists)".to_string()
+                let mut wanted: Vec<&str> = Vec::new();
+                for r in agent.sources.iter().flat_map(|s| s.roots.iter().map(|t| t.source())) {
+                    if !wanted.contains(&r) {
+                        wanted.push(r);
+                    }
+                }
+                format!("{} (none exist yet)", wanted.join(", "))
             } else {
                 roots.join(", ")
             }

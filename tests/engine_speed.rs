@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use ttop::def::{CompileEnv, Definition, load_str};
-use ttop::engine::agent::ingest;
+use ttop::engine::agent::{extract_files, ingest};
 use ttop::engine::ctx::Ctx;
 use ttop::store::Store;
 
@@ -117,6 +117,16 @@ fn ingest_throughput() {
         warm.as_secs_f64(),
         again.files_read,
         peak_rss_kb()
+    );
+    // Extraction alone, one thread, no store.
+    let t = Instant::now();
+    let (recs, _) = extract_files(&agent, 0, &[home.join("data")]).unwrap();
+    let alone = t.elapsed();
+    println!(
+        "extraction alone (one thread, no store): {:.2} s ({:.0} MiB/s), {} records",
+        alone.as_secs_f64(),
+        mbs / alone.as_secs_f64(),
+        recs.len()
     );
     assert!(rep.errors.is_empty() && rep.warning_count == 0, "{rep:?}");
     assert_eq!(again.files_read, 0);

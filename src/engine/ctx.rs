@@ -121,9 +121,21 @@ pub struct AllowedFiles {
 }
 
 impl AllowedFiles {
+    /// The literal `permissions.files` only.
     pub fn new(perms: &Perms) -> AllowedFiles {
-        let mut roots = Vec::with_capacity(perms.files.len() * 2);
-        for f in &perms.files {
+        AllowedFiles::from_paths(&perms.files)
+    }
+
+    /// Literal entries plus those built from env vars (`{{ env.CODEX_HOME }}`), rendered
+    /// with this context's environment.
+    pub fn for_ctx(perms: &Perms, ctx: &Ctx) -> AllowedFiles {
+        let env = |name: &str| ctx.env_for(perms, name).ok().flatten();
+        AllowedFiles::from_paths(&perms.expanded_files(&env, ctx.home()))
+    }
+
+    fn from_paths(files: &[PathBuf]) -> AllowedFiles {
+        let mut roots = Vec::with_capacity(files.len() * 2);
+        for f in files {
             // Keep the lexical form too: a root that does not exist yet cannot be resolved,
             // and a resolved root may differ from the form paths are written in.
             roots.push(f.clone());

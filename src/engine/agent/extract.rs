@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::discover::fixture_files;
+use super::lazy::Trie;
 use super::read::{self, Fingerprint};
 use super::{Warnings, keep_rule};
 use crate::def::Agent;
@@ -27,6 +28,7 @@ use crate::def::compile::CRecords;
 use crate::def::expr::{Scope, parse_rfc3339_ms, timestamp_ms};
 use crate::def::model::Format;
 use crate::def::value::{CompiledValue, EvalCtx};
+use crate::def::value_spec::ValueType;
 use crate::engine::record::{KeepRule, Tokens, UsageRecord};
 
 /// The separator of the parts of a dedup key.
@@ -86,6 +88,8 @@ pub struct Extractor<'a> {
     state_finders: Vec<Option<Finder<'a>>>,
     /// Scratch: which state rules a line passed the prefilter of.
     state_hits: Vec<bool>,
+    /// The keys lines are parsed for; `None`: whole lines.
+    trie: Option<Trie>,
     pub records: Vec<UsageRecord>,
     pub warnings: Warnings,
 }
@@ -127,9 +131,17 @@ impl<'a> Extractor<'a> {
                 .map(|s| s.prefilter.as_deref().map(Finder::new))
                 .collect(),
             state_hits: vec![false; recs.state.len()],
+            trie: Trie::for_records(recs),
             records: Vec::new(),
             warnings: Warnings::with_cap(FILE_WARNING_CAP),
         }
+    }
+
+    /// Parses lines whole rather than only the keys the definition reads (to check that
+    /// both give the same records).
+    pub fn whole_lines(mut self) -> Self {
+        self.trie = None;
+        self
     }
 
     /// The values to carry to the next read of this file.
@@ -144,7 +156,7 @@ impl<'a> Extractor<'a> {
     /// One JSONL line (without its newline) at byte `offset`. The prefilters are checked
     /// on the raw bytes first; a line no rule and no record wants is never parsed.
     pub fn line(&mut self, bytes: &[u8], offset: u64) {
-        let bytes = trim_ascii(bytes);
+        let bytes = bytes.trim_ascii();
         if bytes.is_empty() {
             return;
         }
@@ -157,7 +169,11 @@ impl<'a> Extractor<'a> {
         if !want_record && !want_state {
             return;
         }
-        let v: Value = match serde_json::from_slice(bytes) {
+        let parsed = match &self.trie {
+            Some(t) => t.parse(bytes),
+            None => serde_json::from_slice(bytes),
+        };
+        let v: Value = match parsed {
             Ok(v) => v,
             Err(e) => {
                 self.warnings
@@ -267,15 +283,6 @@ fn describe(at: At<'_>, index: Option<usize>) -> String {
         Some(i) => format!("{base}, record {i}"),
         None => base,
     }
-}
-
-fn trim_ascii(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &b[start..end.max(start)]
 }
 
 fn went_down(cur: &Tokens, prev: &Tokens) -> bool {
@@ -391,9 +398,8 @@ fn build(
     }
     .ok_or_else(|| "no session_id; record skipped".to_string())?;
     let ts_ms = match f.timestamp.eval(&cx) {
-        Ok(Some(v)) => {
-            timestamp_of(&v).ok_or_else(|| format!("timestamp '{}' is not a time; record skipped", short(&v)))?
-        }
+        Ok(Some(v)) => timestamp_of(&v, f.timestamp.ty.is_some_and(is_time_type))
+            .ok_or_else(|| format!("timestamp '{}' is not a time; record skipped", short(&v)))?,
         Ok(None) => return Err("no timestamp; record skipped".into()),
         Err(e) => return Err(format!("timestamp: {e}; record skipped")),
     };
@@ -457,8 +463,20 @@ fn short(v: &Value) -> String {
     }
 }
 
-/// Unix milliseconds of a timestamp value (already converted by `type:` or raw).
-fn timestamp_of(v: &Value) -> Option<i64> {
+/// Whether a `type:` conversion already gives Unix milliseconds.
+fn is_time_type(t: ValueType) -> bool {
+    matches!(
+        t,
+        ValueType::Rfc3339 | ValueType::EpochS | ValueType::EpochMs | ValueType::Timestamp | ValueType::Datetime
+    )
+}
+
+/// Unix milliseconds of a timestamp value: a number converted by a time `type:` is taken
+/// as it is; anything else is read as RFC 3339 text or epoch seconds or milliseconds.
+fn timestamp_of(v: &Value, converted: bool) -> Option<i64> {
+    if converted && let Some(ms) = v.as_i64() {
+        return Some(ms);
+    }
     match v {
         Value::String(s) => {
             parse_rfc3339_ms(s).or_else(|| s.trim().parse::<f64>().ok().and_then(|f| timestamp_ms(&Value::from(f))))
@@ -713,6 +731,59 @@ mod tests {
         assert_eq!(
             (merged[0].ts_ms, merged[0].tokens.output, merged[0].model.as_deref()),
             (5000, 7, Some("m1"))
+        );
+    }
+
+    #[test]
+    fn the_path_trie_gives_the_same_records_as_whole_lines() {
+        let a = agent(
+            "  state:\n    - when: kind == 'ctx'\n      set: { m: $.payload.model, n: { expr: 'payload.n + 1' } }\n\
+             \x20 prefilter: '\"usage\"'\n  where: type == 'r' and msg.usage is defined and (doc.flag or msg.usage.in > 1)\n\
+             \x20 dedup: { key: [$.msg.id, { expr: 'req or none' }], keep: largest }\n\
+             \x20 fields:\n    session_id: { expr: 'sid or state.m' }\n    timestamp: { path: $.ts, type: timestamp }\n\
+             \x20   model: { expr: 'msg.model or state.m' }\n    input: $.msg.usage.in\n    output: { expr: 'msg.usage.out + (msg.usage.extra or 0)' }\n\
+             \x20   cache_read: $.msg.usage.c[0]\n    project: { expr: 'cwd.0' }\n    speed: $['odd key'].x\n",
+        );
+        assert!(Trie::for_records(&a.sources[0].records).is_some());
+        let lines = [
+            r#"{"kind":"ctx","payload":{"model":"pm","n":4,"text":"\"usage\""}}"#,
+            r#"{"type":"r","ts":1767225600,"sid":"s","req":"q","flag":true,"cwd":["/a","/b"],"odd key":{"x":"fast"},"msg":{"id":"1","model":"m","content":[{"t":"usage \u00e9 \"usage\""}],"usage":{"in":1,"out":2,"c":[7,8]}}}"#,
+            r#"{"type":"r","ts":"2026-01-01T00:00:00Z","msg":{"id":"1","usage":{"in":5,"out":9,"extra":1}}}"#,
+            r#"{"type":"r","ts":5,"msg":{"usage":{"in":0}},"flag":false}"#,
+            r#"{"type":"r","ts":5,"msg":[1,2],"usage":1}"#,
+            r#"{"type":"r","ts":5,"msg":{"usage":"x","id":2},"flag":1}"#,
+            r#"{"usage": [1, 2}"#,
+        ];
+        let recs = &a.sources[0].records;
+        let mut lazy = Extractor::new(
+            "agent-a",
+            recs,
+            Path::new("/d/s.jsonl"),
+            "/d/s.jsonl",
+            Carried::default(),
+        );
+        let mut whole = Extractor::new(
+            "agent-a",
+            recs,
+            Path::new("/d/s.jsonl"),
+            "/d/s.jsonl",
+            Carried::default(),
+        )
+        .whole_lines();
+        let mut off = 0;
+        for l in lines {
+            lazy.line(l.as_bytes(), off);
+            whole.line(l.as_bytes(), off);
+            off += l.len() as u64 + 1;
+        }
+        assert_eq!(lazy.records.len(), 3, "{:?}", lazy.records);
+        assert_eq!(lazy.records, whole.records);
+        assert_eq!(lazy.warnings.count, whole.warnings.count);
+        assert_eq!(lazy.carried(), whole.carried());
+        let r = &lazy.records[0];
+        assert_eq!(
+            (r.project.as_deref(), r.speed.as_deref(), r.tokens.cache_read),
+            (Some("/a"), Some("fast"), 7)
         );
     }
 

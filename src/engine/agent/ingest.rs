@@ -148,7 +148,7 @@ fn ingest_agent(
             return;
         }
     };
-    let allowed = AllowedFiles::new(&agent.perms);
+    let allowed = AllowedFiles::for_ctx(&agent.perms, ctx);
     let mut seen: HashSet<String> = HashSet::new();
     // Vanished files are forgotten only when every source was discovered completely.
     let mut complete = true;

@@ -9,6 +9,7 @@
 //!   against the definition's permissions and walk them for the include globs.
 //! - [`extract`]: one JSON unit (a line, a document, a row) → usage records, with the
 //!   carried `state`, cumulative counters, `where`, fields and dedup keys.
+//! - [`lazy`]: a path trie that parses only the keys a definition reads from a line.
 //! - [`read`]: the three formats (`jsonl` from a byte offset, `json` documents, `sqlite`
 //!   with a cursor) and how a file's fingerprint is taken.
 //! - [`ingest`]: discovery → changed files → parallel parse → batched store commits.
@@ -17,6 +18,7 @@
 pub mod discover;
 pub mod extract;
 pub mod ingest;
+pub mod lazy;
 pub mod read;
 pub mod watch;
 

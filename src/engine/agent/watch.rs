@@ -73,7 +73,7 @@ impl Drop for WatchHandle {
 fn targets(agents: &[Arc<Agent>], ctx: &Ctx) -> Vec<Target> {
     let mut out = Vec::new();
     for (ai, a) in agents.iter().enumerate() {
-        let allowed = AllowedFiles::new(&a.perms);
+        let allowed = AllowedFiles::for_ctx(&a.perms, ctx);
         for (si, src) in a.sources.iter().enumerate() {
             let (cands, _) = render_roots(src, &a.perms, ctx);
             let mut errors = Vec::new();
