@@ -3,4 +3,5 @@
 
 pub mod agent;
 pub mod ctx;
+pub mod http;
 pub mod record;

@@ -67,7 +67,11 @@ impl Fingerprint {
     pub fn of(path: &Path, format: Format) -> std::io::Result<Fingerprint> {
         let mut fp = meta_fingerprint(&std::fs::metadata(path)?);
         for extra in companions(path, format).iter().skip(1) {
-            if let Ok(m) = std::fs::metadata(extra) {
+            // An empty write-ahead log holds no rows; readers (ours included) may create
+            // one on open, which must not make an unchanged database look changed.
+            if let Ok(m) = std::fs::metadata(extra)
+                && m.len() > 0
+            {
                 let e = meta_fingerprint(&m);
                 fp.size = fp.size.wrapping_add(e.size);
                 fp.mtime_ns = fp.mtime_ns.max(e.mtime_ns);
