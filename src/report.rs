@@ -1,8 +1,30 @@
 //! Report formatting: an aligned table for people, JSON and CSV for programs.
 //!
-//! The formatters only read a [`Report`]; they never query or price anything.
+//! The formatters only read a [`Report`]; they never query or price anything. Costs
+//! come filled in by [`crate::pricing::price_report`]: a row whose cost is unknown shows
+//! `-` (JSON `null`), never `$0`, and the totals say how many tokens have no price.
 
-use crate::store::{Group, Report, ReportRow};
+use crate::store::{CostBreakdown, Group, Report, ReportRow};
+
+/// What to show beyond the default columns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Each row's cost split into input, output, cache read, cache write (5-minute and
+    /// 1-hour) and agent-reported costs.
+    pub breakdown: bool,
+}
+
+/// The breakdown components: table label, machine name, value.
+type Component = (&'static str, &'static str, fn(&CostBreakdown) -> f64);
+
+const COMPONENTS: &[Component] = &[
+    ("input", "input", |b| b.input),
+    ("output", "output", |b| b.output),
+    ("cache read", "cache_read", |b| b.cache_read),
+    ("cache write", "cache_write", |b| b.cache_write),
+    ("1h cache write", "cache_write_1h", |b| b.cache_write_1h),
+    ("reported", "reported", |b| b.reported),
+];
 
 /// A numeric column: table heading, machine name (JSON and CSV), value.
 type Column = (&'static str, &'static str, fn(&ReportRow) -> u64);
@@ -20,6 +42,12 @@ const NUMERIC_COLUMNS: &[Column] = &[
 
 /// An aligned table with a header, thousands separators and a totals line.
 pub fn render_table(report: &Report, group: Group) -> String {
+    render_table_with(report, group, &RenderOptions::default())
+}
+
+/// [`render_table`] with options: `breakdown` adds a line of cost components under each
+/// row. A note under the table tells how many tokens have no price.
+pub fn render_table_with(report: &Report, group: Group, opts: &RenderOptions) -> String {
     let mut lines: Vec<Vec<String>> = Vec::with_capacity(report.rows.len() + 2);
     let mut header = vec![group.label().to_owned()];
     header.extend(NUMERIC_COLUMNS.iter().map(|(title, _, _)| (*title).to_owned()));
@@ -68,17 +96,64 @@ pub fn render_table(report: &Report, group: Group) -> String {
     write_line(&mut out, &lines[0]);
     out.push_str(&rule);
     out.push('\n');
-    for line in &lines[1..] {
+    for (line, row) in lines[1..].iter().zip(&report.rows) {
         write_line(&mut out, line);
+        if opts.breakdown {
+            out.push_str(&breakdown_line(row));
+        }
     }
     out.push_str(&rule);
     out.push('\n');
     write_line(&mut out, &totals);
+    if opts.breakdown {
+        out.push_str(&breakdown_line(&report.totals));
+    }
+    if report.totals.unpriced_tokens > 0 {
+        out.push_str(&format!(
+            "{} tokens have no price: their rows show '-' and the total leaves them out.\n",
+            thousands(report.totals.unpriced_tokens)
+        ));
+    }
     out
 }
 
-/// `{"rows":[{"key":..,"input":..,..,"cost_usd":..}],"totals":{..}}`, pretty printed.
+/// `    input $0.0012  output $0.3400 ...` for the non-zero components of a row.
+fn breakdown_line(row: &ReportRow) -> String {
+    let Some(b) = &row.cost_breakdown else {
+        return String::new();
+    };
+    let parts: Vec<String> = COMPONENTS
+        .iter()
+        .filter(|(_, _, value)| value(b) != 0.0)
+        .map(|(label, _, value)| format!("{label} {}", precise_dollars(value(b))))
+        .collect();
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!("    {}\n", parts.join("  "))
+}
+
+/// A component cost: four decimals below a dollar, where two would round most to zero.
+fn precise_dollars(value: f64) -> String {
+    if value.abs() < 1.0 {
+        format!("${value:.4}")
+    } else {
+        dollars(value)
+    }
+}
+
+fn json_number(value: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(value).map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+/// `{"rows":[{"key":..,"input":..,..,"cost_usd":..}],"totals":{..,"unpriced_tokens":..}}`,
+/// pretty printed.
 pub fn render_json(report: &Report) -> String {
+    render_json_with(report, &RenderOptions::default())
+}
+
+/// [`render_json`] with options: `breakdown` adds `cost_breakdown` to every row.
+pub fn render_json_with(report: &Report, opts: &RenderOptions) -> String {
     let fields = |row: &ReportRow, key: Option<&str>| {
         let mut object = serde_json::Map::new();
         if let Some(key) = key {
@@ -92,12 +167,24 @@ pub fn render_json(report: &Report) -> String {
             .and_then(serde_json::Number::from_f64)
             .map_or(serde_json::Value::Null, serde_json::Value::Number);
         object.insert("cost_usd".to_owned(), cost);
+        if opts.breakdown {
+            let b = row.cost_breakdown.unwrap_or_default();
+            let parts: serde_json::Map<String, serde_json::Value> = COMPONENTS
+                .iter()
+                .map(|(_, name, value)| ((*name).to_owned(), json_number(value(&b))))
+                .collect();
+            object.insert("cost_breakdown".to_owned(), serde_json::Value::Object(parts));
+        }
         serde_json::Value::Object(object)
     };
     let rows: Vec<serde_json::Value> = report.rows.iter().map(|row| fields(row, Some(&row.key))).collect();
+    let mut totals = fields(&report.totals, None);
+    if let serde_json::Value::Object(object) = &mut totals {
+        object.insert("unpriced_tokens".to_owned(), report.totals.unpriced_tokens.into());
+    }
     let document = serde_json::json!({
         "rows": rows,
-        "totals": fields(&report.totals, None),
+        "totals": totals,
     });
     format!("{document:#}\n")
 }
@@ -105,12 +192,24 @@ pub fn render_json(report: &Report) -> String {
 /// One header line, then one line per row (no totals line), quoted per RFC 4180.
 /// A missing cost is an empty field.
 pub fn render_csv(report: &Report) -> String {
+    render_csv_with(report, &RenderOptions::default())
+}
+
+/// [`render_csv`] with options: `breakdown` adds a `cost_<component>` column each.
+pub fn render_csv_with(report: &Report, opts: &RenderOptions) -> String {
     let mut out = String::from("key");
     for (_, name, _) in NUMERIC_COLUMNS {
         out.push(',');
         out.push_str(name);
     }
-    out.push_str(",cost_usd\n");
+    out.push_str(",cost_usd");
+    if opts.breakdown {
+        for (_, name, _) in COMPONENTS {
+            out.push_str(",cost_");
+            out.push_str(name);
+        }
+    }
+    out.push('\n');
     for row in &report.rows {
         out.push_str(&csv_field(&row.key));
         for (_, _, value) in NUMERIC_COLUMNS {
@@ -120,6 +219,13 @@ pub fn render_csv(report: &Report) -> String {
         out.push(',');
         if let Some(cost) = row.cost_usd {
             out.push_str(&cost.to_string());
+        }
+        if opts.breakdown {
+            let b = row.cost_breakdown.unwrap_or_default();
+            for (_, _, value) in COMPONENTS {
+                out.push(',');
+                out.push_str(&value(&b).to_string());
+            }
         }
         out.push('\n');
     }
@@ -177,6 +283,7 @@ mod tests {
             requests: 1,
             cost_usd: cost,
             parts: Vec::new(),
+            ..ReportRow::default()
         }
     }
 
@@ -218,7 +325,7 @@ Total       1,234,579       2           3            4          1  1,234,588    
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(
             value.to_string(),
-            r#"{"rows":[{"key":"2024-03-10","input":1234567,"output":2,"cache_read":3,"cache_write":4,"reasoning":1,"total_tokens":1234576,"requests":1,"cost_usd":12.5},{"key":"2024-03-11","input":12,"output":2,"cache_read":3,"cache_write":4,"reasoning":1,"total_tokens":21,"requests":1,"cost_usd":null}],"totals":{"input":1234579,"output":2,"cache_read":3,"cache_write":4,"reasoning":1,"total_tokens":1234588,"requests":1,"cost_usd":null}}"#
+            r#"{"rows":[{"key":"2024-03-10","input":1234567,"output":2,"cache_read":3,"cache_write":4,"reasoning":1,"total_tokens":1234576,"requests":1,"cost_usd":12.5},{"key":"2024-03-11","input":12,"output":2,"cache_read":3,"cache_write":4,"reasoning":1,"total_tokens":21,"requests":1,"cost_usd":null}],"totals":{"input":1234579,"output":2,"cache_read":3,"cache_write":4,"reasoning":1,"total_tokens":1234588,"requests":1,"cost_usd":null,"unpriced_tokens":0}}"#
         );
     }
 

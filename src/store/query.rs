@@ -7,8 +7,9 @@
 //! that does span two dates anyway (historical local-mean-time offsets) is re-read per
 //! timestamp, so the result stays exact.
 //!
-//! Each row also carries its usage split by provider, model and whether the agent
-//! reported a cost ([`UsagePart`]), which is what pricing needs to fill `cost_usd`.
+//! Each row also carries its usage split by provider, model, whether the agent
+//! reported a cost, whether the requests were long-context and their speed tier
+//! ([`UsagePart`]), which is what pricing needs to fill `cost_usd`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -22,6 +23,11 @@ use crate::engine::record::Tokens;
 
 /// The width of a time bucket in milliseconds (15 minutes).
 const BUCKET_MS: i64 = 15 * 60 * 1000;
+
+/// A request whose prompt (input + cache read + cache write) is larger than this many
+/// tokens is a long-context request: catalogues price all of its tokens at their
+/// `context_over_200k` rates.
+pub const LONG_CONTEXT_THRESHOLD: u64 = 200_000;
 
 /// What the rows of a report are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,8 +95,8 @@ impl ReportQuery {
     }
 }
 
-/// The usage of one row that shares a provider and a model and either all had a reported
-/// cost or all had none.
+/// The usage of one row that shares a provider, a model, a speed and a context class,
+/// and either all had a reported cost or all had none.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UsagePart {
     pub provider: Option<String>,
@@ -100,6 +106,23 @@ pub struct UsagePart {
     /// The sum of the costs the agent reported, when these records had one; `None` when
     /// none of these records had one (pricing must compute it from the tokens).
     pub cost_reported: Option<f64>,
+    /// Every request here had more than [`LONG_CONTEXT_THRESHOLD`] prompt tokens.
+    pub long_context: bool,
+    /// The speed or service tier the agent recorded (`fast`, `priority`...).
+    pub speed: Option<String>,
+}
+
+/// A row's cost split by what was paid for, in USD (filled by pricing).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CostBreakdown {
+    pub input: f64,
+    pub output: f64,
+    pub cache_read: f64,
+    /// 5-minute cache writes.
+    pub cache_write: f64,
+    pub cache_write_1h: f64,
+    /// Costs the agents reported themselves (not split by kind).
+    pub reported: f64,
 }
 
 /// One line of a report.
@@ -116,8 +139,12 @@ pub struct ReportRow {
     /// `input + output + cache_read + cache_write`.
     pub total_tokens: u64,
     pub requests: u64,
-    /// Filled by pricing; `None` until then.
+    /// Filled by pricing; `None` until then, and when part of the row has no price.
     pub cost_usd: Option<f64>,
+    /// Filled by pricing: what `cost_usd` is made of.
+    pub cost_breakdown: Option<CostBreakdown>,
+    /// Filled by pricing: tokens of this row no price covers.
+    pub unpriced_tokens: u64,
     /// The row's usage split by provider, model and reported cost, sorted.
     pub parts: Vec<UsagePart>,
 }
@@ -159,8 +186,19 @@ pub struct Report {
     pub totals: ReportRow,
 }
 
-/// Identifies a part inside a row: provider, model, whether a cost was reported.
-type PartKey = (Option<String>, Option<String>, bool);
+/// Identifies a part inside a row: provider, model, whether a cost was reported,
+/// long context, speed.
+type PartKey = (Option<String>, Option<String>, bool, bool, Option<String>);
+
+fn part_key(part: &UsagePart) -> PartKey {
+    (
+        part.provider.clone(),
+        part.model.clone(),
+        part.cost_reported.is_some(),
+        part.long_context,
+        part.speed.clone(),
+    )
+}
 
 /// Parts collected per row key.
 #[derive(Default)]
@@ -170,8 +208,7 @@ struct Accumulator {
 
 impl Accumulator {
     fn add(&mut self, key: String, part: UsagePart) {
-        let part_key = (part.provider.clone(), part.model.clone(), part.cost_reported.is_some());
-        let slot = self.rows.entry(key).or_default().entry(part_key).or_default();
+        let slot = self.rows.entry(key).or_default().entry(part_key(&part)).or_default();
         merge_part(slot, part);
     }
 
@@ -197,6 +234,8 @@ impl Accumulator {
 fn merge_part(into: &mut UsagePart, part: UsagePart) {
     into.provider = part.provider;
     into.model = part.model;
+    into.long_context = part.long_context;
+    into.speed = part.speed;
     let (a, b) = (&mut into.tokens, part.tokens);
     a.input += b.input;
     a.output += b.output;
@@ -341,14 +380,17 @@ impl Store {
         Ok(())
     }
 
-    /// Sums usage per `key_expr`, provider, model and reported-cost flag.
+    /// Sums usage per `key_expr`, provider, model, reported-cost flag, context class
+    /// and speed.
     fn aggregate(&self, key_expr: &str, filter: &Filter) -> Result<Vec<Aggregate>, StoreError> {
         let sql = format!(
             "SELECT {key_expr} AS k, provider, model, cost_reported IS NOT NULL AS reported,
                     sum(input), sum(output), sum(cache_read), sum(cache_write),
-                    sum(cache_write_1h), sum(reasoning), count(*), total(cost_reported)
+                    sum(cache_write_1h), sum(reasoning), count(*), total(cost_reported),
+                    input + cache_read + cache_write > {LONG_CONTEXT_THRESHOLD} AS long_ctx,
+                    speed
              FROM records{}
-             GROUP BY k, provider, model, reported",
+             GROUP BY k, provider, model, reported, long_ctx, speed",
             filter.sql
         );
         let mut stmt = self.conn().prepare_cached(&sql)?;
@@ -369,6 +411,8 @@ impl Store {
                     },
                     requests: get_u64(row, 10)?,
                     cost_reported: if reported { Some(row.get(11)?) } else { None },
+                    long_context: row.get(12)?,
+                    speed: row.get(13)?,
                 },
             })
         })?;
@@ -620,6 +664,32 @@ mod tests {
         assert_eq!(unpriced.model.as_deref(), Some("model-1"));
         assert_eq!(row.parts[1].cost_reported, Some(0.75));
         assert_eq!(report.totals.parts, row.parts);
+    }
+
+    #[test]
+    fn long_context_requests_and_speeds_are_separate_parts() {
+        // 150,000 + 50,000 + 0 = 200,000 is not above the threshold; 200,001 is.
+        let mut at_limit = record("a", 1, 150_000, 10);
+        at_limit.tokens.cache_read = 50_000;
+        let mut over = record("b", 2, 150_000, 20);
+        over.tokens.cache_read = 49_000;
+        over.tokens.cache_write = 1_001;
+        let mut fast = record("c", 3, 10, 30);
+        fast.speed = Some("fast".into());
+        let small = record("d", 4, 5, 40);
+        let (_dir, store) = store_with(vec![at_limit, over, fast, small]);
+        let report = store.report(&ReportQuery::new(Group::Daily, TimeZone::UTC)).unwrap();
+        let parts: Vec<(bool, Option<&str>, u64, u64)> = report.rows[0]
+            .parts
+            .iter()
+            .map(|p| (p.long_context, p.speed.as_deref(), p.requests, p.tokens.output))
+            .collect();
+        assert_eq!(
+            parts,
+            vec![(false, None, 2, 50), (false, Some("fast"), 1, 30), (true, None, 1, 20)]
+        );
+        assert_eq!(report.totals.parts.len(), 3);
+        assert_eq!(report.rows[0].unpriced_tokens, 0);
     }
 
     #[test]
