@@ -328,6 +328,23 @@ fn template(src: &Loc<String>, perms: &Perms, d: &mut Diags) -> Option<Template>
     }
 }
 
+/// A template with lenient holes (see [`Template::compile_lenient`]): request headers,
+/// query, form and JSON bodies, status messages and limit labels.
+fn template_lenient(src: &Loc<String>, perms: &Perms, d: &mut Diags) -> Option<Template> {
+    match Template::compile_lenient(src) {
+        Ok(t) => {
+            for h in t.holes() {
+                check_env_reads(h, src.pos, perms, d);
+            }
+            Some(t)
+        }
+        Err(e) => {
+            d.compile_err(Code::BadTemplate, src.pos, "template", src, &e, TEMPLATE_HINT);
+            None
+        }
+    }
+}
+
 fn jsonpath(src: &Loc<String>, d: &mut Diags) -> Option<CompiledPath> {
     match CompiledPath::compile(src) {
         Ok(p) => Some(p),
@@ -490,7 +507,34 @@ pub struct CRequest {
     pub json_templates: BTreeMap<String, Template>,
     pub timeout_ms: u64,
     pub success: Option<Expr>,
+    /// What each HTTP status means, by code.
+    pub on_status: BTreeMap<u16, COutcome>,
+    /// What it means when `success` does not hold.
+    pub on_unsuccessful: Option<COutcome>,
+    /// A failure leaves the response undefined instead of failing the provider.
+    pub optional: bool,
+    pub paginate: Option<CPaginate>,
     pub raw: Request,
+}
+
+/// A compiled `on_status` entry.
+#[derive(Debug, Default)]
+pub struct COutcome {
+    pub error: Option<Template>,
+    pub rate_limited: bool,
+    pub unconfigured: bool,
+    pub skip: bool,
+    pub keep: bool,
+}
+
+/// Compiled paging.
+#[derive(Debug)]
+pub struct CPaginate {
+    pub next: Expr,
+    pub param: String,
+    /// The plain key path of the items array (`$.data` → `["data"]`).
+    pub items: Vec<String>,
+    pub max_pages: u32,
 }
 
 fn request(r: &Request, perms: &Perms, d: &mut Diags) -> Option<CRequest> {
@@ -504,7 +548,7 @@ fn request(r: &Request, perms: &Perms, d: &mut Diags) -> Option<CRequest> {
     }
     let mut tmap = |m: &BTreeMap<String, Loc<String>>| -> Vec<(String, Template)> {
         m.iter()
-            .filter_map(|(k, v)| match template(v, perms, d) {
+            .filter_map(|(k, v)| match template_lenient(v, perms, d) {
                 Some(t) => Some((k.clone(), t)),
                 None => {
                     ok = false;
@@ -528,17 +572,93 @@ fn request(r: &Request, perms: &Perms, d: &mut Diags) -> Option<CRequest> {
         ));
         ok = false;
     }
-    for o in r.on_status.values() {
-        if let Some(e) = &o.error
-            && template(e, perms, d).is_none()
-        {
+    let mut outcome = |o: &super::model::StatusOutcome, ok: &mut bool| -> COutcome {
+        let error = o.error.as_ref().and_then(|e| {
+            let t = template_lenient(e, perms, d);
+            if t.is_none() {
+                *ok = false;
+            }
+            t
+        });
+        COutcome {
+            error,
+            rate_limited: o.rate_limited,
+            unconfigured: o.unconfigured,
+            skip: o.skip,
+            keep: o.keep,
+        }
+    };
+    let mut on_status = BTreeMap::new();
+    for (code, o) in &r.on_status {
+        on_status.insert(*code, outcome(o, &mut ok));
+    }
+    let on_unsuccessful = r.on_unsuccessful.as_ref().map(|o| outcome(o, &mut ok));
+    for code in r.on_status.keys() {
+        if !(100..=599).contains(code) {
+            d.push(
+                Diagnostic::error(
+                    Code::Invalid,
+                    r.url.pos,
+                    format!("on_status: '{code}' is not an HTTP status code"),
+                )
+                .hint("use codes from 100 to 599, such as 401 or 429"),
+            );
             ok = false;
         }
     }
+    if r.on_unsuccessful.is_some() && r.success.is_none() {
+        d.push(
+            Diagnostic::error(
+                Code::Invalid,
+                r.url.pos,
+                "'on_unsuccessful' needs a 'success' expression",
+            )
+            .hint("add 'success:', the expression over 'body' a good response satisfies"),
+        );
+        ok = false;
+    }
     let when = r.when.as_ref().map(|w| expr(w, perms, d));
     let success = r.success.as_ref().map(|w| expr(w, perms, d));
+    let mut paginate = None;
     if let Some(p) = &r.paginate {
-        ok &= expr(&p.next, perms, d).is_some() & jsonpath(&p.items, d).is_some();
+        let next = expr(&p.next, perms, d);
+        let items = jsonpath(&p.items, d);
+        let steps = items.as_ref().and_then(|i| {
+            let keys: Option<Vec<String>> = i
+                .plain()?
+                .iter()
+                .map(|s| match s {
+                    super::path::Step::Key(k) => Some(k.clone()),
+                    super::path::Step::Index(_) => None,
+                })
+                .collect();
+            keys.filter(|k| !k.is_empty())
+        });
+        if items.is_some() && steps.is_none() {
+            d.push(
+                Diagnostic::error(
+                    Code::Invalid,
+                    p.items.pos,
+                    format!("paginate.items {} must be a plain path of keys", quote(&p.items)),
+                )
+                .hint("for example '$.data': the array whose pages are concatenated"),
+            );
+        }
+        if p.param.is_empty() {
+            d.push(Diagnostic::error(Code::Invalid, p.next.pos, "paginate.param is empty").hint("for example 'page'"));
+            ok = false;
+        }
+        match (next, steps) {
+            (Some(next), Some(items)) => {
+                paginate = Some(CPaginate {
+                    next,
+                    param: p.param.clone(),
+                    items,
+                    max_pages: p.max_pages.unwrap_or(10).clamp(1, 100),
+                });
+            }
+            _ => ok = false,
+        }
     }
     if matches!(when, Some(None)) || matches!(success, Some(None)) || !ok {
         return None;
@@ -553,8 +673,12 @@ fn request(r: &Request, perms: &Perms, d: &mut Diags) -> Option<CRequest> {
         form,
         json: r.json.as_ref().map(|j| j.value.clone()),
         json_templates,
-        timeout_ms: r.timeout_ms.unwrap_or(10_000),
+        timeout_ms: r.timeout_ms.unwrap_or(10_000).clamp(100, 120_000),
         success: success.flatten(),
+        on_status,
+        on_unsuccessful,
+        optional: r.optional,
+        paginate,
         raw: r.clone(),
     })
 }
@@ -569,7 +693,7 @@ fn collect_json_templates(
 ) {
     match v {
         serde_json::Value::String(s) if s.contains("{{") || s.contains("{%") => {
-            match template(&Loc::at(s.clone(), pos), perms, d) {
+            match template_lenient(&Loc::at(s.clone(), pos), perms, d) {
                 Some(t) => {
                     out.insert(s.clone(), t);
                 }
@@ -590,9 +714,108 @@ pub struct Provider {
     pub id: String,
     pub meta: Meta,
     pub perms: Perms,
+    pub credentials: Vec<CCredential>,
     pub requests: Vec<CRequest>,
-    pub refresh: Option<CRequest>,
+    pub refresh: Option<CRefresh>,
+    pub usage: CUsage,
     pub def: ProviderDef,
+}
+
+/// Where a compiled credential source reads.
+#[derive(Debug)]
+pub enum CredFrom {
+    /// An env var; its value becomes the field `field`.
+    Env { name: String, field: String },
+    /// A JSON file, absolute and normalised; `shown` is the path as written.
+    File { path: PathBuf, shown: String },
+    /// A macOS Keychain generic password (JSON, or plain text into `field`).
+    Keychain {
+        service: String,
+        account: Option<String>,
+        field: String,
+    },
+}
+
+/// A compiled credential source.
+#[derive(Debug)]
+pub struct CCredential {
+    pub from: CredFrom,
+    pub when: Option<Expr>,
+    pub map: Vec<(String, CompiledValue)>,
+}
+
+impl CCredential {
+    /// Where it reads, for messages (never the value).
+    pub fn describe(&self) -> String {
+        match &self.from {
+            CredFrom::Env { name, .. } => format!("env '{name}'"),
+            CredFrom::File { shown, .. } => format!("file '{shown}'"),
+            CredFrom::Keychain { service, .. } => format!("keychain '{service}'"),
+        }
+    }
+}
+
+/// Compiled OAuth refresh.
+#[derive(Debug)]
+pub struct CRefresh {
+    /// Refresh when `expires_at` is closer than this (ms).
+    pub before_ms: i64,
+    pub request: CRequest,
+    pub map: Vec<(String, CompiledValue)>,
+}
+
+/// The compiled usage mapping.
+#[derive(Debug, Default)]
+pub struct CUsage {
+    pub plan: Option<CompiledValue>,
+    pub limits: Vec<CLimit>,
+    pub limit_reached: Option<CompiledValue>,
+    pub tokens: Option<CTokens>,
+    pub cost: Option<CCost>,
+    pub credits: Option<CCredits>,
+    pub error: Option<CompiledValue>,
+}
+
+#[derive(Debug)]
+pub struct CLimit {
+    pub each: Option<CompiledPath>,
+    pub filter: Option<Expr>,
+    pub sort: Option<CSort>,
+    pub take: Option<usize>,
+    pub label: Template,
+    pub used_percent: CompiledValue,
+    pub resets_at: Option<CompiledValue>,
+    pub window_minutes: Option<CompiledValue>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CSort {
+    pub by: super::model::SortKey,
+    pub desc: bool,
+    pub then: Option<Box<CSort>>,
+}
+
+#[derive(Debug, Default)]
+pub struct CTokens {
+    pub input: Option<CompiledValue>,
+    pub output: Option<CompiledValue>,
+    pub cache_read: Option<CompiledValue>,
+    pub cache_write: Option<CompiledValue>,
+}
+
+#[derive(Debug)]
+pub struct CCost {
+    pub kind: super::model::CostKind,
+    pub total: CompiledValue,
+    pub currency: Option<CompiledValue>,
+}
+
+#[derive(Debug, Default)]
+pub struct CCredits {
+    pub has_credits: Option<CompiledValue>,
+    pub balance: Option<CompiledValue>,
+    pub limit: Option<CompiledValue>,
+    pub unlimited: Option<CompiledValue>,
 }
 
 /// A compiled notifier.
@@ -928,38 +1151,75 @@ pub fn compile_agent(def: AgentDef, env: &CompileEnv, d: &mut Diags) -> Option<A
     })
 }
 
-fn check_usage(u: &UsageMap, perms: &Perms, d: &mut Diags) {
-    let mut v = |s: &Option<ValueSpec>| {
-        opt_value(s, perms, d);
-    };
-    v(&u.plan);
-    v(&u.limit_reached);
-    v(&u.error);
-    if let Some(t) = &u.tokens {
-        for s in [&t.input, &t.output, &t.cache_read, &t.cache_write] {
-            opt_value(s, perms, d);
-        }
+fn sort_spec(s: &super::model::SortSpec) -> CSort {
+    CSort {
+        by: s.by.value,
+        desc: s.desc,
+        then: s.then.as_ref().map(|t| Box::new(sort_spec(t))),
     }
-    if let Some(c) = &u.cost {
-        value(&c.total, perms, d);
-        opt_value(&c.currency, perms, d);
-    }
-    if let Some(c) = &u.credits {
-        for s in [&c.balance, &c.limit, &c.unlimited] {
-            opt_value(s, perms, d);
-        }
-    }
+}
+
+fn compile_usage(u: &UsageMap, perms: &Perms, d: &mut Diags) -> CUsage {
+    let tokens = u.tokens.as_ref().map(|t| CTokens {
+        input: opt_value(&t.input, perms, d),
+        output: opt_value(&t.output, perms, d),
+        cache_read: opt_value(&t.cache_read, perms, d),
+        cache_write: opt_value(&t.cache_write, perms, d),
+    });
+    let cost = u.cost.as_ref().and_then(|c| {
+        let total = value(&c.total, perms, d);
+        let currency = opt_value(&c.currency, perms, d);
+        Some(CCost {
+            kind: c.kind,
+            total: total?,
+            currency,
+        })
+    });
+    let credits = u.credits.as_ref().map(|c| CCredits {
+        has_credits: opt_value(&c.has_credits, perms, d),
+        balance: opt_value(&c.balance, perms, d),
+        limit: opt_value(&c.limit, perms, d),
+        unlimited: opt_value(&c.unlimited, perms, d),
+    });
+    let mut limits = Vec::new();
     for l in &u.limits {
-        if let Some(e) = &l.each {
-            jsonpath(e, d);
+        let each = l.each.as_ref().and_then(|e| jsonpath(e, d));
+        let filter = l.filter.as_ref().and_then(|f| expr(f, perms, d));
+        let label = template_lenient(&l.label, perms, d);
+        let used = value(&l.used_percent, perms, d);
+        let resets_at = opt_value(&l.resets_at, perms, d);
+        let window_minutes = opt_value(&l.window_minutes, perms, d);
+        if l.each.is_none() && (l.filter.is_some() || l.sort.is_some() || l.take.is_some()) {
+            d.push(
+                Diagnostic::error(
+                    Code::Invalid,
+                    l.label.pos,
+                    "'where', 'sort' and 'take' work on the limits an 'each' makes",
+                )
+                .hint("add 'each:' with the JSONPath of an array or map, or remove them"),
+            );
         }
-        if let Some(f) = &l.filter {
-            expr(f, perms, d);
+        if let (Some(label), Some(used_percent)) = (label, used) {
+            limits.push(CLimit {
+                each,
+                filter,
+                sort: l.sort.as_ref().map(sort_spec),
+                take: l.take,
+                label,
+                used_percent,
+                resets_at,
+                window_minutes,
+            });
         }
-        template(&l.label, perms, d);
-        value(&l.used_percent, perms, d);
-        opt_value(&l.resets_at, perms, d);
-        opt_value(&l.window_minutes, perms, d);
+    }
+    CUsage {
+        plan: opt_value(&u.plan, perms, d),
+        limits,
+        limit_reached: opt_value(&u.limit_reached, perms, d),
+        tokens,
+        cost,
+        credits,
+        error: opt_value(&u.error, perms, d),
     }
 }
 
@@ -978,6 +1238,7 @@ pub fn compile_provider(def: ProviderDef, env: &CompileEnv, d: &mut Diags) -> Op
     check_id(&def.id, d);
     check_meta(&def.meta, d);
     let perms = compile_perms(&def.permissions, env, d);
+    let mut credentials = Vec::new();
     for c in &def.credentials {
         let n = [c.env.is_some(), c.file.is_some(), c.keychain.is_some()]
             .iter()
@@ -1009,14 +1270,53 @@ pub fn compile_provider(def: ProviderDef, env: &CompileEnv, d: &mut Diags) -> Op
                 .hint(format!("add '{}' to permissions.env", e.value)),
             );
         }
-        if let Some(f) = &c.file {
-            check_file(f, &perms, env, d);
+        let file = c.file.as_ref().map(|f| check_file(f, &perms, env, d));
+        let when = c.when.as_ref().and_then(|w| expr(w, &perms, d));
+        let map: Vec<(String, CompiledValue)> = c
+            .map
+            .iter()
+            .filter_map(|(k, v)| value(v, &perms, d).map(|cv| (k.clone(), cv)))
+            .collect();
+        let field = c.as_field.as_ref().map(|a| a.value.clone());
+        if c.env.is_some() && field.is_none() {
+            d.push(
+                Diagnostic::error(
+                    Code::MissingKey,
+                    c.env.as_ref().map_or(Pos::UNKNOWN, |e| e.pos),
+                    "an 'env' credential source needs 'as': the field its value fills",
+                )
+                .hint("for example 'as: api_key'"),
+            );
         }
-        if let Some(w) = &c.when {
-            expr(w, &perms, d);
+        if c.file.is_some() && c.map.is_empty() {
+            d.push(
+                Diagnostic::error(
+                    Code::MissingKey,
+                    c.file.as_ref().map_or(Pos::UNKNOWN, |e| e.pos),
+                    "a 'file' credential source needs 'map': the fields it takes from the file",
+                )
+                .hint("for example 'map: { access_token: $.access }'"),
+            );
         }
-        for v in c.map.values() {
-            value(v, &perms, d);
+        let from = if let Some(e) = &c.env {
+            Some(CredFrom::Env {
+                name: e.value.clone(),
+                field: field.unwrap_or_default(),
+            })
+        } else if let (Some(f), Some(path)) = (&c.file, file) {
+            Some(CredFrom::File {
+                path,
+                shown: f.value.clone(),
+            })
+        } else {
+            c.keychain.as_ref().map(|k| CredFrom::Keychain {
+                service: k.service.clone(),
+                account: k.account.clone(),
+                field: field.unwrap_or_else(|| "api_key".into()),
+            })
+        };
+        if let Some(from) = from {
+            credentials.push(CCredential { from, when, map });
         }
     }
     let mut seen = HashSet::new();
@@ -1046,12 +1346,34 @@ pub fn compile_provider(def: ProviderDef, env: &CompileEnv, d: &mut Diags) -> Op
     }
     let refresh = def.refresh.as_ref().and_then(|rf| {
         check_duration(&rf.before, d);
-        for v in rf.map.values() {
-            value(v, &perms, d);
+        let before_ms = rf
+            .before
+            .as_ref()
+            .and_then(|b| crate::config::parse_duration(b).ok())
+            .map_or(300_000, |dur| i64::try_from(dur.as_millis()).unwrap_or(i64::MAX));
+        let map: Vec<(String, CompiledValue)> = rf
+            .map
+            .iter()
+            .filter_map(|(k, v)| value(v, &perms, d).map(|cv| (k.clone(), cv)))
+            .collect();
+        if !rf.map.contains_key("access_token") {
+            d.push(
+                Diagnostic::error(
+                    Code::MissingKey,
+                    rf.request.url.pos,
+                    "refresh.map needs 'access_token': the new token",
+                )
+                .hint("for example 'access_token: $.access_token'"),
+            );
         }
-        request(&rf.request, &perms, d)
+        let request = request(&rf.request, &perms, d)?;
+        Some(CRefresh {
+            before_ms,
+            request,
+            map,
+        })
     });
-    check_usage(&def.usage, &perms, d);
+    let usage = compile_usage(&def.usage, &perms, d);
     for t in &def.tests {
         if let Some(now) = &t.now
             && super::expr::parse_rfc3339_ms(now).is_none()
@@ -1070,8 +1392,10 @@ pub fn compile_provider(def: ProviderDef, env: &CompileEnv, d: &mut Diags) -> Op
         id: def.id.value.clone(),
         meta: def.meta.clone(),
         perms,
+        credentials,
         requests,
         refresh,
+        usage,
         def,
     })
 }

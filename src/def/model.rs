@@ -156,7 +156,8 @@ pub struct CredentialSource {
     /// Read this environment variable; its value becomes the field named by `as`.
     #[serde(default)]
     pub env: Option<Loc<String>>,
-    /// Read this JSON file; `map` picks the fields out of it.
+    /// Read this JSON file; `map` picks the fields out of it (paths start at the document,
+    /// expressions see it as `doc`).
     #[serde(default)]
     pub file: Option<Loc<String>>,
     /// Read a macOS Keychain generic password (JSON or plain text).
@@ -165,11 +166,15 @@ pub struct CredentialSource {
     /// For `env` (or a plain-text keychain item): the credential field it fills.
     #[serde(default, rename = "as")]
     pub as_field: Option<Loc<String>>,
-    /// Expression over the parsed file (`doc`) that must hold for this source to be used.
+    /// Expression over the parsed file or keychain item (`doc`) that must hold for this
+    /// source to be used.
     #[serde(default)]
     pub when: Option<Loc<String>>,
     /// Credential fields taken from the file: `access_token`, `refresh_token`,
     /// `expires_at` (a timestamp), `api_key`, `account_id`, `plan` or any other name.
+    /// A source whose `expires_at` has passed is skipped unless it has a `refresh_token`
+    /// and the provider a `refresh`. Every field except `expires_at` and `plan` is a
+    /// secret: redacted from errors and output.
     #[serde(default)]
     pub map: BTreeMap<String, ValueSpec>,
 }
@@ -248,12 +253,21 @@ pub struct Request {
     /// Expression over `body` that must hold for a 2xx response to count as success.
     #[serde(default)]
     pub success: Option<Loc<String>>,
+    /// What it means when `success` does not hold (default: an error naming the request;
+    /// with `fallback_urls`, the next URL is tried first).
+    #[serde(default)]
+    pub on_unsuccessful: Option<StatusOutcome>,
+    /// When this request fails (network, status, `success`), go on without its response
+    /// (`responses.<id>` stays undefined) instead of failing the provider.
+    #[serde(default)]
+    pub optional: bool,
     /// Follow pages: an expression over `body` giving the next page's query value.
     #[serde(default)]
     pub paginate: Option<Paginate>,
 }
 
-/// Paging through a list endpoint.
+/// Paging through a list endpoint. The response kept as `responses.<id>` is the first
+/// page with the array at `items` replaced by the items of every page, in order.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Paginate {
@@ -261,7 +275,7 @@ pub struct Paginate {
     pub next: Loc<String>,
     /// Query parameter that carries the cursor.
     pub param: String,
-    /// JSONPath of the items to concatenate across pages.
+    /// JSONPath of the items to concatenate across pages: a plain path such as `$.data`.
     pub items: Loc<String>,
     /// At most this many pages (default 10).
     #[serde(default)]
@@ -284,6 +298,10 @@ pub struct StatusOutcome {
     /// Skip this request and go on with the next one.
     #[serde(default)]
     pub skip: bool,
+    /// Keep this response as if it had succeeded (its body becomes `responses.<id>` and
+    /// `status.<id>` holds the code) and go on; `error`, when given, is shown beside it.
+    #[serde(default)]
+    pub keep: bool,
 }
 
 /// The closed usage shape every provider maps into.
@@ -333,13 +351,16 @@ pub struct LimitSpec {
     pub window_minutes: Option<ValueSpec>,
 }
 
-/// Sorting of limits produced by `each`.
+/// Sorting of limits produced by `each`. Limits without the key sort last.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SortSpec {
     pub by: Loc<SortKey>,
     #[serde(default)]
     pub desc: bool,
+    /// The tie-breaker, applied when `by` is equal.
+    #[serde(default)]
+    pub then: Option<Box<SortSpec>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -384,9 +405,14 @@ pub struct CostSpec {
     pub currency: Option<ValueSpec>,
 }
 
+/// Prepaid credits.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreditsSpec {
+    /// Whether any credit is left.
+    #[serde(default)]
+    pub has_credits: Option<ValueSpec>,
+    /// What is left: a number, or text such as `$12.50`.
     #[serde(default)]
     pub balance: Option<ValueSpec>,
     #[serde(default)]
@@ -400,18 +426,33 @@ pub struct CreditsSpec {
 #[serde(deny_unknown_fields)]
 pub struct ProviderTest {
     pub name: String,
-    /// Credential fields the test runs with.
+    /// Credential fields the test runs with, in place of the definition's sources.
     #[serde(default)]
     pub credentials: BTreeMap<String, String>,
     /// Config values the test runs with.
     #[serde(default)]
     pub config: BTreeMap<String, serde_json::Value>,
+    /// Environment variables the test runs with (the definition still reads only the
+    /// ones it declares). Without `credentials`, the definition's sources are tried
+    /// against these and an empty home directory.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
     /// The clock of the test, RFC 3339.
     #[serde(default)]
     pub now: Option<Loc<String>>,
-    /// Recorded response body per request id: a file path relative to the definition.
+    /// Recorded response body per request id (`refresh` for the refresh request): a file
+    /// path relative to the definition. `<id>#2`, `<id>#3`... are the further pages of a
+    /// paginated request. A request that runs without a response here fails the test.
+    #[serde(default)]
     pub responses: BTreeMap<String, Loc<String>>,
-    /// Expected usage, inline. Only the keys given are compared.
+    /// HTTP status per request id (default 200), to test `on_status`; a status without a
+    /// response file has an empty body.
+    #[serde(default)]
+    pub statuses: BTreeMap<String, u16>,
+    /// Expected usage, inline, in the shape `ttop providers --json` prints (`plan`,
+    /// `limits`, `limit_reached`, `tokens`, `cost`, `credits`, `error`, `rate_limited`,
+    /// `configured`). Only the keys given are compared; `limits` is compared element by
+    /// element with the same length.
     pub expect: Loc<serde_json::Value>,
 }
 

@@ -1,7 +1,7 @@
 //! Compiled values: a [`ValueSpec`] after load, and its evaluation.
 //!
-//! Evaluation order: source (`path`, `expr`, `const`, `from`) → `default` when the source
-//! gives nothing → `map` lookup → `type` conversion → `clamp`.
+//! Evaluation order: source (`path`, `expr`, `const`, `from`) → `reduce` → `default` when
+//! the source gives nothing → `map` lookup → `type` conversion → `clamp`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::expr::{CompileError, Expr, Scope, parse_rfc3339_ms, timestamp_ms};
 use super::loc::Pos;
 use super::path::{CompiledPath, Root};
-use super::value_spec::{FromKind, ValueSpec, ValueType};
+use super::value_spec::{FromKind, Reduce, ValueSpec, ValueType};
 
 #[derive(Debug)]
 pub enum Source {
@@ -26,6 +26,7 @@ pub enum Source {
 pub struct CompiledValue {
     pub pos: Pos,
     pub source: Source,
+    pub reduce: Option<Reduce>,
     pub default: Option<Value>,
     pub map: Option<BTreeMap<String, Value>>,
     pub ty: Option<ValueType>,
@@ -153,6 +154,7 @@ impl CompiledValue {
         Ok(CompiledValue {
             pos: spec.pos,
             source,
+            reduce: o.reduce.as_ref().map(|r| r.value),
             default: o.default.as_ref().map(|d| d.value.clone()),
             map: o.map.clone(),
             ty,
@@ -185,14 +187,23 @@ impl CompiledValue {
                     Root::Record => cx.record,
                     Root::Item => cx.item,
                 };
-                base.and_then(|b| p.first(b)).cloned()
+                match self.reduce {
+                    Some(r) => reduce(r, base.map(|b| p.all(b)).unwrap_or_default())?,
+                    None => base.and_then(|b| p.first(b)).cloned(),
+                }
             }
             Source::Expr(e) => {
                 let mut named: Vec<(&str, &Value)> = cx.named.to_vec();
                 if let Some(item) = cx.item {
                     named.push(("item", item));
                 }
-                Some(e.eval(&Scope::new(cx.record, &named))?)
+                let v = e.eval(&Scope::new(cx.record, &named))?;
+                match (self.reduce, &v) {
+                    (Some(r), Value::Array(a)) => reduce(r, a.iter().collect())?,
+                    (Some(r), Value::Null) => reduce(r, Vec::new())?,
+                    (Some(r), other) => reduce(r, vec![other])?,
+                    (None, _) => Some(v),
+                }
             }
             Source::Const(c) => Some(c.clone()),
             Source::From(f) => cx.file.and_then(|p| from_file(*f, p)).map(Value::String),
@@ -224,6 +235,39 @@ impl CompiledValue {
         }
         Ok(Some(v))
     }
+}
+
+/// Combines matches into one value; nulls are skipped.
+fn reduce(r: Reduce, items: Vec<&Value>) -> Result<Option<Value>, String> {
+    let items: Vec<&Value> = items.into_iter().filter(|v| !v.is_null()).collect();
+    let nums = || -> Result<Vec<f64>, String> {
+        items
+            .iter()
+            .map(|v| match v {
+                Value::Number(n) => n.as_f64().ok_or_else(|| format!("'{v}' is not a number")),
+                Value::String(s) => s.trim().parse::<f64>().map_err(|_| format!("'{s}' is not a number")),
+                other => Err(format!("'{other}' is not a number")),
+            })
+            .collect()
+    };
+    // Integers stay integers when every input is one, so token sums print without '.0'.
+    let all_int = items.iter().all(|v| v.is_i64() || v.is_u64());
+    let num = |f: f64| {
+        if all_int && f.fract() == 0.0 && f.abs() < 9.0e15 {
+            Value::from(f as i64)
+        } else {
+            number(f)
+        }
+    };
+    Ok(match r {
+        Reduce::Count => Some(Value::from(items.len())),
+        Reduce::First => items.first().map(|v| (*v).clone()),
+        Reduce::Last => items.last().map(|v| (*v).clone()),
+        _ if items.is_empty() => None,
+        Reduce::Sum => Some(num(nums()?.iter().sum())),
+        Reduce::Min => Some(num(nums()?.into_iter().fold(f64::INFINITY, f64::min))),
+        Reduce::Max => Some(num(nums()?.into_iter().fold(f64::NEG_INFINITY, f64::max))),
+    })
 }
 
 fn from_file(kind: FromKind, p: &Path) -> Option<String> {
@@ -351,6 +395,26 @@ mod tests {
         assert_eq!(eval("{ from: file_stem }", &rec), Some(json!("c")));
         assert_eq!(eval("{ from: parent_dir }", &rec), Some(json!("b")));
         assert_eq!(eval("{ const: 7 }", &rec), Some(json!(7)));
+    }
+
+    #[test]
+    fn reduce_folds_every_match() {
+        let rec = json!({"d": [{"r": [{"n": 2}, {"n": 3.5}]}, {"r": [{"n": 4}]}], "e": []});
+        assert_eq!(eval("{ path: '$.d[*].r[*].n', reduce: sum }", &rec), Some(json!(9.5)));
+        assert_eq!(eval("{ path: '$.d[*].r[*].n', reduce: max }", &rec), Some(json!(4.0)));
+        assert_eq!(eval("{ path: '$.d[*].r[*].n', reduce: count }", &rec), Some(json!(3)));
+        assert_eq!(
+            eval("{ path: '$.e[*]', reduce: sum, default: 0 }", &rec),
+            Some(json!(0))
+        );
+        assert_eq!(eval("{ path: '$.e[*]', reduce: count }", &rec), Some(json!(0)));
+        assert_eq!(
+            eval(
+                "{ expr: 'd | map(attribute=\"r\") | list | length', reduce: min }",
+                &rec
+            ),
+            Some(json!(2))
+        );
     }
 
     #[test]

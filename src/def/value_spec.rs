@@ -1,8 +1,9 @@
 //! `ValueSpec`: how a definition says where a value comes from.
 //!
 //! A bare string is a JSONPath. An object takes exactly one source (`path`, `expr`,
-//! `const` or `from`) and optional steps applied in this order: `default` (when the
-//! source gives nothing), `map` (a lookup table), `type` (conversion), `clamp`.
+//! `const` or `from`) and optional steps applied in this order: `reduce` (many matches to
+//! one), `default` (when the source gives nothing), `map` (a lookup table), `type`
+//! (conversion), `clamp`.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -33,6 +34,20 @@ pub enum ValueType {
     Timestamp,
     /// A timestamp in the strftime `format` given beside it (UTC unless it has an offset).
     Datetime,
+}
+
+/// How every match of a `path` (or every element of a list an `expr` gives) becomes one
+/// value. Numbers only for `sum`, `min` and `max`; nothing matched gives no value (so
+/// `default` applies), except `count`, which gives 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reduce {
+    Sum,
+    Min,
+    Max,
+    Count,
+    First,
+    Last,
 }
 
 /// Values that come from where a record was found rather than from its content.
@@ -67,6 +82,10 @@ pub struct ValueObj {
     /// A value from the file's location.
     #[serde(default)]
     pub from: Option<Loc<FromKind>>,
+    /// Combine every match of `path` (or every element of an `expr` list) into one value:
+    /// `sum`, `min`, `max`, `count`, `first`, `last`.
+    #[serde(default)]
+    pub reduce: Option<Loc<Reduce>>,
     /// Used when the source gives nothing (missing or null).
     #[serde(default)]
     pub default: Option<Loc<serde_json::Value>>,

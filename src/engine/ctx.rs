@@ -97,6 +97,16 @@ impl Ctx {
         Ok(self.env(name))
     }
 
+    /// A macOS Keychain generic password (`security find-generic-password -w`), read on
+    /// behalf of a definition that names its service. `None` elsewhere, in fakes, and when
+    /// the item is missing or the command fails or takes longer than 5 s.
+    pub fn keychain_password(&self, service: &str, account: Option<&str>) -> Option<String> {
+        if matches!(self.env, EnvSource::Fixed(_)) {
+            return None;
+        }
+        keychain_password(service, account)
+    }
+
     /// The home directory `~` stands for.
     pub fn home(&self) -> &Path {
         &self.home
@@ -111,6 +121,44 @@ impl Ctx {
                 .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
         }
     }
+}
+
+#[cfg(target_os = "macos")]
+#[allow(clippy::disallowed_methods)] // The single door to commands: only the Keychain reader, with fixed arguments.
+fn keychain_password(service: &str, account: Option<&str>) -> Option<String> {
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new("/usr/bin/security");
+    cmd.args(["find-generic-password", "-s", service]);
+    if let Some(a) = account {
+        cmd.args(["-a", a]);
+    }
+    cmd.arg("-w")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().ok()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => break,
+            Ok(Some(_)) | Err(_) => return None,
+            Ok(None) if std::time::Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take()?, &mut out).ok()?;
+    let out = out.trim_end_matches(['\r', '\n']).to_string();
+    (!out.is_empty()).then_some(out)
+}
+
+#[cfg(not(target_os = "macos"))]
+fn keychain_password(_service: &str, _account: Option<&str>) -> Option<String> {
+    None
 }
 
 /// A definition's `permissions.files`, with every root that exists resolved through its
