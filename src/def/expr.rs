@@ -4,7 +4,10 @@
 //! bounded fuel and a fixed set of filters and functions. An expression is compiled once
 //! at load; at run time it sees only the values it names: the dotted paths it reads are
 //! found at compile time, and only those are converted from JSON, so a `where` over a
-//! multi-kilobyte line costs what it reads, not what the line holds.
+//! multi-kilobyte line costs what it reads, not what the line holds. Expressions in a
+//! small subset (paths, literals, comparisons, `and`/`or`/`not`, `+`/`-`, `is defined`)
+//! skip that conversion too: a direct evaluator reads the JSON values and answers exactly
+//! as minijinja would, or leaves the case to minijinja.
 //!
 //! A template is literal text with `{{ expression }}` holes and nothing else (no
 //! `{% %}` blocks): this is what lets the compiler prove that a URL's scheme and host
@@ -179,12 +182,35 @@ impl<'a> Scope<'a> {
     }
 }
 
+/// Whether an expression has a slice `[a:b]` (a ':' inside brackets, outside quotes).
+fn has_slice(src: &str) -> bool {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    for c in src.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[') => depth += 1,
+            (None, ']') => depth = depth.saturating_sub(1),
+            (None, ':') if depth > 0 => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 /// A compiled expression.
 pub struct Expr {
     src: String,
     compiled: minijinja::Expression<'static, 'static>,
     /// The dotted paths the expression reads, split into keys.
     reads: Vec<Vec<String>>,
+    /// The expression slices a value (`x[1:3]`): minijinja's analysis does not see the
+    /// variables inside a slice, so it is given every name in scope.
+    reads_all: bool,
+    /// The same expression for the direct evaluator, when it is in its subset.
+    fast: Option<Box<Fast>>,
 }
 
 impl std::fmt::Debug for Expr {
@@ -231,15 +257,24 @@ impl Expr {
             .map(|p| p.split('.').map(str::to_string).collect())
             .collect();
         reads.sort();
+        // A name read in a way the nested analysis does not follow (a slice, a subscript of
+        // a call's result) is read whole.
         let mut names = compiled.undeclared_variables(false).into_iter().collect::<Vec<_>>();
         names.sort();
+        for n in names {
+            if !reads.iter().any(|p| p.first() == Some(&n)) {
+                reads.push(vec![n]);
+            }
+        }
+        reads.sort();
         // A function call such as `parse_time(x)` is not a variable to read.
         reads.retain(|p| !p.first().is_some_and(|h| EXTRA_FUNCTIONS.contains(&h.as_str())));
-        let _ = names;
         Ok(Expr {
             src: src.to_string(),
             compiled,
+            reads_all: has_slice(src),
             reads,
+            fast: if strict { None } else { Fast::parse(src).map(Box::new) },
         })
     }
 
@@ -259,6 +294,13 @@ impl Expr {
 
     fn context(&self, scope: &Scope<'_>) -> MjValue {
         let mut ctx = Map::new();
+        if self.reads_all {
+            if let Some(Value::Object(r)) = scope.record {
+                ctx.extend(r.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            ctx.extend(scope.named.iter().map(|(k, v)| ((*k).to_string(), (*v).clone())));
+            return MjValue::from(minijinja::value::Serde(&ctx));
+        }
         for path in &self.reads {
             let Some(head) = path.first() else { continue };
             let Some(mut cur) = scope.root(head) else { continue };
@@ -295,8 +337,27 @@ impl Expr {
         MjValue::from(minijinja::value::Serde(&ctx))
     }
 
+    /// Whether the direct evaluator handles this expression (for tests and benchmarks).
+    pub fn is_fast(&self) -> bool {
+        self.fast.is_some()
+    }
+
+    /// Evaluates with minijinja only, never the direct evaluator (to compare the two).
+    pub fn eval_slow(&self, scope: &Scope<'_>) -> Result<Value, String> {
+        self.compiled
+            .eval(self.context(scope))
+            .map(|v| mj_to_json(&v))
+            .map_err(|e| {
+                let detail = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
+                format!("expression '{}': {detail}", self.src)
+            })
+    }
+
     /// Evaluates to JSON; undefined and none become `Null`.
     pub fn eval(&self, scope: &Scope<'_>) -> Result<Value, String> {
+        if let Some(v) = self.fast.as_ref().and_then(|f| f.eval(scope)) {
+            return Ok(v.into_json());
+        }
         self.compiled
             .eval(self.context(scope))
             .map(|v| mj_to_json(&v))
@@ -308,10 +369,437 @@ impl Expr {
 
     /// Evaluates as a condition; an error counts as false.
     pub fn truthy(&self, scope: &Scope<'_>) -> bool {
+        if let Some(v) = self.fast.as_ref().and_then(|f| f.eval(scope)) {
+            return v.truthy();
+        }
         self.compiled
             .eval(self.context(scope))
             .map(|v| v.is_true())
             .unwrap_or(false)
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The direct evaluator
+// ------------------------------------------------------------------------------------------
+//
+// Most expressions in definitions are conditions and small sums over a record's keys:
+// `type == "assistant" and message.usage`, `sessionId or file.stem`,
+// `(tokens.input or 0) - (tokens.cached or 0)`. Converting the values they read into
+// minijinja values costs more than the whole rest of a line's extraction, so expressions
+// in this subset (dotted paths, string/number/bool/none literals, `==` `!=` `<` `<=` `>`
+// `>=`, `and` `or` `not`, `+` `-`, parentheses, `is [not] defined`) are also compiled for a
+// direct evaluator over the JSON values. It gives minijinja's answer or no answer: any
+// case whose semantics it does not reproduce exactly (a type mismatch, arithmetic on a
+// missing value, an overflow, a path through `none` or a string) falls back to minijinja,
+// so behaviour, warnings and errors are unchanged. A test compares the two on many
+// expressions and records.
+
+/// An expression of the direct evaluator's subset.
+#[derive(Debug, Clone, PartialEq)]
+enum Fast {
+    /// A dotted path: the head is a named root or a key of the record.
+    Path(Vec<String>),
+    Lit(Value),
+    Not(Box<Fast>),
+    And(Box<Fast>, Box<Fast>),
+    Or(Box<Fast>, Box<Fast>),
+    Cmp(CmpOp, Box<Fast>, Box<Fast>),
+    Add(Box<Fast>, Box<Fast>),
+    Sub(Box<Fast>, Box<Fast>),
+    /// `x is defined` (true) or `x is not defined` (false).
+    Defined(Box<Fast>, bool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// A value during direct evaluation.
+enum FVal<'a> {
+    Undefined,
+    Ref(&'a Value),
+    Own(Value),
+}
+
+impl FVal<'_> {
+    fn json(&self) -> Option<&Value> {
+        match self {
+            FVal::Undefined => None,
+            FVal::Ref(v) => Some(v),
+            FVal::Own(v) => Some(v),
+        }
+    }
+
+    fn into_json(self) -> Value {
+        match self {
+            FVal::Undefined => Value::Null,
+            FVal::Ref(v) => v.clone(),
+            FVal::Own(v) => v,
+        }
+    }
+
+    /// Jinja truthiness: undefined, none, false, zero and empty things are false.
+    fn truthy(&self) -> bool {
+        match self.json() {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
+            Some(Value::String(s)) => !s.is_empty(),
+            Some(Value::Array(a)) => !a.is_empty(),
+            Some(Value::Object(m)) => !m.is_empty(),
+        }
+    }
+}
+
+/// A number as minijinja sees it: an integer, or a float.
+#[derive(Clone, Copy)]
+enum Num {
+    Int(i64),
+    Float(f64),
+}
+
+fn num(v: &Value) -> Option<Num> {
+    let Value::Number(n) = v else { return None };
+    if let Some(i) = n.as_i64() {
+        Some(Num::Int(i))
+    } else if n.is_f64() {
+        n.as_f64().map(Num::Float)
+    } else {
+        // A u64 above i64::MAX: minijinja keeps it exact; leave it to minijinja.
+        None
+    }
+}
+
+fn as_f64(n: Num) -> f64 {
+    match n {
+        Num::Int(i) => i as f64,
+        Num::Float(f) => f,
+    }
+}
+
+fn arith(a: Num, b: Num, add: bool) -> Option<Value> {
+    match (a, b) {
+        (Num::Int(x), Num::Int(y)) => {
+            let r = if add { x.checked_add(y) } else { x.checked_sub(y) }?;
+            Some(Value::from(r))
+        }
+        _ => {
+            let r = if add {
+                as_f64(a) + as_f64(b)
+            } else {
+                as_f64(a) - as_f64(b)
+            };
+            serde_json::Number::from_f64(r).map(Value::Number)
+        }
+    }
+}
+
+/// `a == b` where minijinja's answer is certain; `None` otherwise.
+fn equal(a: &FVal<'_>, b: &FVal<'_>) -> Option<bool> {
+    let scalar = |v: &Value| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_));
+    match (a.json(), b.json()) {
+        (Some(Value::String(x)), Some(Value::String(y))) => Some(x == y),
+        (Some(Value::Bool(x)), Some(Value::Bool(y))) => Some(x == y),
+        (Some(x @ Value::Number(_)), Some(y @ Value::Number(_))) => match (num(x)?, num(y)?) {
+            (Num::Int(i), Num::Int(j)) => Some(i == j),
+            (p, q) => Some(as_f64(p) == as_f64(q)),
+        },
+        // Missing or none against a plain value is never equal.
+        (None | Some(Value::Null), Some(v)) | (Some(v), None | Some(Value::Null)) if scalar(v) => Some(false),
+        _ => None,
+    }
+}
+
+fn order(a: &FVal<'_>, b: &FVal<'_>) -> Option<std::cmp::Ordering> {
+    match (a.json()?, b.json()?) {
+        (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+        (x @ Value::Number(_), y @ Value::Number(_)) => match (num(x)?, num(y)?) {
+            (Num::Int(i), Num::Int(j)) => Some(i.cmp(&j)),
+            (p, q) => as_f64(p).partial_cmp(&as_f64(q)),
+        },
+        _ => None,
+    }
+}
+
+impl Fast {
+    /// Evaluates; `None` when minijinja must answer.
+    fn eval<'a>(&'a self, scope: &Scope<'a>) -> Option<FVal<'a>> {
+        Some(match self {
+            Fast::Lit(v) => FVal::Ref(v),
+            Fast::Path(keys) => {
+                let (head, rest) = keys.split_first()?;
+                let Some(mut cur) = scope.root(head) else {
+                    return Some(FVal::Undefined);
+                };
+                for k in rest {
+                    match cur {
+                        Value::Object(m) => match m.get(k) {
+                            Some(v) => cur = v,
+                            None => return Some(FVal::Undefined),
+                        },
+                        // An attribute of none, a string, a number or a list: leave it to
+                        // minijinja.
+                        _ => return None,
+                    }
+                }
+                FVal::Ref(cur)
+            }
+            Fast::Not(x) => FVal::Own(Value::Bool(!x.eval(scope)?.truthy())),
+            Fast::And(a, b) => {
+                let x = a.eval(scope)?;
+                if x.truthy() { b.eval(scope)? } else { x }
+            }
+            Fast::Or(a, b) => {
+                let x = a.eval(scope)?;
+                if x.truthy() { x } else { b.eval(scope)? }
+            }
+            Fast::Defined(x, want) => {
+                let defined = !matches!(x.eval(scope)?, FVal::Undefined);
+                FVal::Own(Value::Bool(defined == *want))
+            }
+            Fast::Cmp(op, a, b) => {
+                let (x, y) = (a.eval(scope)?, b.eval(scope)?);
+                let r = match op {
+                    CmpOp::Eq => equal(&x, &y)?,
+                    CmpOp::Ne => !equal(&x, &y)?,
+                    CmpOp::Lt => order(&x, &y)?.is_lt(),
+                    CmpOp::Le => order(&x, &y)?.is_le(),
+                    CmpOp::Gt => order(&x, &y)?.is_gt(),
+                    CmpOp::Ge => order(&x, &y)?.is_ge(),
+                };
+                FVal::Own(Value::Bool(r))
+            }
+            Fast::Add(a, b) | Fast::Sub(a, b) => {
+                let (x, y) = (a.eval(scope)?, b.eval(scope)?);
+                let (p, q) = (num(x.json()?)?, num(y.json()?)?);
+                FVal::Own(arith(p, q, matches!(self, Fast::Add(..)))?)
+            }
+        })
+    }
+
+    /// Parses an expression of the subset; `None` for anything else.
+    fn parse(src: &str) -> Option<Fast> {
+        let toks = lex(src)?;
+        let mut p = Parser { toks, pos: 0 };
+        let e = p.or()?;
+        (p.pos == p.toks.len()).then_some(e)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Ident(String),
+    Str(String),
+    Num(Value),
+    Op(&'static str),
+}
+
+fn lex(src: &str) -> Option<Vec<Tok>> {
+    let b = src.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            out.push(Tok::Ident(src[start..i].to_string()));
+        } else if c.is_ascii_digit() {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+                i += 1;
+            }
+            if i < b.len() && (b[i].is_ascii_alphabetic() || b[i] == b'_') {
+                return None;
+            }
+            let text = &src[start..i];
+            let v = if text.contains('.') {
+                Value::Number(serde_json::Number::from_f64(text.parse::<f64>().ok()?)?)
+            } else {
+                Value::from(text.parse::<i64>().ok()?)
+            };
+            out.push(Tok::Num(v));
+        } else if c == b'\'' || c == b'"' {
+            // Only plain literals; escapes are left to minijinja.
+            let end = src[i + 1..].find(c as char)? + i + 1;
+            let text = &src[i + 1..end];
+            if text.contains('\\') {
+                return None;
+            }
+            out.push(Tok::Str(text.to_string()));
+            i = end + 1;
+        } else {
+            let two = src.get(i..i + 2).unwrap_or("");
+            let op: &'static str = match two {
+                "==" => "==",
+                "!=" => "!=",
+                "<=" => "<=",
+                ">=" => ">=",
+                _ => match c {
+                    b'<' => "<",
+                    b'>' => ">",
+                    b'(' => "(",
+                    b')' => ")",
+                    b'+' => "+",
+                    b'-' => "-",
+                    b'.' => ".",
+                    _ => return None,
+                },
+            };
+            i += op.len();
+            out.push(Tok::Op(op));
+        }
+    }
+    Some(out)
+}
+
+struct Parser {
+    toks: Vec<Tok>,
+    pos: usize,
+}
+
+const KEYWORDS: &[&str] = &[
+    "and", "or", "not", "is", "in", "if", "else", "true", "false", "none", "True", "False", "None", "defined",
+];
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos)
+    }
+
+    fn word(&mut self, w: &str) -> bool {
+        if matches!(self.peek(), Some(Tok::Ident(s)) if s == w) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn op(&mut self, o: &str) -> bool {
+        if matches!(self.peek(), Some(Tok::Op(s)) if *s == o) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn or(&mut self) -> Option<Fast> {
+        let mut e = self.and()?;
+        while self.word("or") {
+            e = Fast::Or(Box::new(e), Box::new(self.and()?));
+        }
+        Some(e)
+    }
+
+    fn and(&mut self) -> Option<Fast> {
+        let mut e = self.not()?;
+        while self.word("and") {
+            e = Fast::And(Box::new(e), Box::new(self.not()?));
+        }
+        Some(e)
+    }
+
+    fn not(&mut self) -> Option<Fast> {
+        if self.word("not") {
+            return Some(Fast::Not(Box::new(self.not()?)));
+        }
+        self.cmp()
+    }
+
+    fn cmp(&mut self) -> Option<Fast> {
+        let a = self.sum()?;
+        let op = match self.peek() {
+            Some(Tok::Op("==")) => CmpOp::Eq,
+            Some(Tok::Op("!=")) => CmpOp::Ne,
+            Some(Tok::Op("<")) => CmpOp::Lt,
+            Some(Tok::Op("<=")) => CmpOp::Le,
+            Some(Tok::Op(">")) => CmpOp::Gt,
+            Some(Tok::Op(">=")) => CmpOp::Ge,
+            _ => return Some(a),
+        };
+        self.pos += 1;
+        let b = self.sum()?;
+        // Chained comparisons are left to minijinja.
+        if matches!(self.peek(), Some(Tok::Op("==" | "!=" | "<" | "<=" | ">" | ">="))) {
+            return None;
+        }
+        Some(Fast::Cmp(op, Box::new(a), Box::new(b)))
+    }
+
+    fn sum(&mut self) -> Option<Fast> {
+        let mut e = self.test()?;
+        loop {
+            if self.op("+") {
+                e = Fast::Add(Box::new(e), Box::new(self.test()?));
+            } else if self.op("-") {
+                e = Fast::Sub(Box::new(e), Box::new(self.test()?));
+            } else {
+                return Some(e);
+            }
+        }
+    }
+
+    /// A primary with an optional `is [not] defined`.
+    fn test(&mut self) -> Option<Fast> {
+        let e = self.primary()?;
+        if self.word("is") {
+            let want = !self.word("not");
+            if !self.word("defined") {
+                return None;
+            }
+            return Some(Fast::Defined(Box::new(e), want));
+        }
+        Some(e)
+    }
+
+    fn primary(&mut self) -> Option<Fast> {
+        let t = self.toks.get(self.pos)?.clone();
+        self.pos += 1;
+        match t {
+            Tok::Str(s) => Some(Fast::Lit(Value::String(s))),
+            Tok::Num(n) => Some(Fast::Lit(n)),
+            Tok::Op("(") => {
+                let e = self.or()?;
+                self.op(")").then_some(e)
+            }
+            Tok::Ident(w) => match w.as_str() {
+                "true" | "True" => Some(Fast::Lit(Value::Bool(true))),
+                "false" | "False" => Some(Fast::Lit(Value::Bool(false))),
+                "none" | "None" => Some(Fast::Lit(Value::Null)),
+                _ if KEYWORDS.contains(&w.as_str()) => None,
+                _ => {
+                    let mut keys = vec![w];
+                    while self.op(".") {
+                        match self.toks.get(self.pos) {
+                            Some(Tok::Ident(k)) if !KEYWORDS.contains(&k.as_str()) => {
+                                keys.push(k.clone());
+                                self.pos += 1;
+                            }
+                            _ => return None,
+                        }
+                    }
+                    // A call, a subscript or a filter: not in the subset.
+                    if matches!(self.peek(), Some(Tok::Op("("))) {
+                        return None;
+                    }
+                    Some(Fast::Path(keys))
+                }
+            },
+            Tok::Op(_) => None,
+        }
     }
 }
 
@@ -330,7 +818,19 @@ pub struct Template {
 }
 
 impl Template {
+    /// A template whose holes are strict: any use of a missing value is an error.
     pub fn compile(src: &str) -> Result<Template, CompileError> {
+        Template::compile_in(src, true)
+    }
+
+    /// A template whose holes are lenient inside (`a.b or 'x'`, `x | default('y')`, `'s'
+    /// if c else ''` work over missing values) while a hole whose final value is missing
+    /// is still an error. Provider and notifier templates other than URLs use this.
+    pub fn compile_lenient(src: &str) -> Result<Template, CompileError> {
+        Template::compile_in(src, false)
+    }
+
+    fn compile_in(src: &str, strict: bool) -> Result<Template, CompileError> {
         let mut pieces = Vec::new();
         let mut rest = src;
         let mut offset = 0usize;
@@ -364,7 +864,7 @@ impl Template {
             };
             let inner = &after[..close];
             let inner_off = offset + open + 2;
-            let expr = Expr::compile_in(inner.trim(), true).map_err(|e| CompileError {
+            let expr = Expr::compile_in(inner.trim(), strict).map_err(|e| CompileError {
                 message: e.message,
                 offset: Some(src[..inner_off].chars().count() + e.offset.unwrap_or(0)),
             })?;
@@ -466,6 +966,13 @@ mod tests {
     }
 
     #[test]
+    fn slices_read_their_variables() {
+        let e = Expr::compile("(now_ms | rfc3339)[:4]").unwrap();
+        let now = json!(1_767_323_045_000i64);
+        assert_eq!(e.eval(&Scope::new(None, &[("now_ms", &now)])).unwrap(), json!("2026"));
+    }
+
+    #[test]
     fn long_fractions_parse() {
         assert_eq!(
             parse_rfc3339_ms("2026-01-02T03:04:05.1234567891234Z"),
@@ -473,6 +980,132 @@ mod tests {
         );
         assert_eq!(parse_rfc3339_ms("2026-01-02T03:04:05Z"), Some(1_767_323_045_000));
         assert_eq!(parse_rfc3339_ms("2026-01-02T03:04:05+01:00"), Some(1_767_319_445_000));
+    }
+
+    #[test]
+    fn the_direct_evaluator_agrees_with_minijinja() {
+        let records = [
+            json!({"type": "assistant", "sessionId": "s", "message": {"model": "m", "usage": {"input_tokens": 3}}}),
+            json!({"type": "user", "message": {}}),
+            json!({"type": "assistant", "message": {"model": "<synthetic>", "usage": {}}}),
+            json!({"type": "event_msg", "payload": {"type": "token_count", "info": null}}),
+            json!({"type": "event_msg", "payload": {"type": "token_count", "info": {"total_token_usage": {"input_tokens": 10, "cached_input_tokens": 4}}}}),
+            json!({"tokens": {"input": 5, "cached": 2.5, "tool": 0}, "n": 0, "f": 1.5, "s": "", "t": "x", "b": true,
+                   "a": [], "a2": [1], "o": {}, "big": u64::MAX, "neg": -3, "x": null, "max": i64::MAX}),
+            json!({"message": "str", "tokens": {"input": "7"}, "t": 5, "n": 0.0, "b": false}),
+            json!({"message": [1, 2], "data": {"tokens": {"input": 0, "output": 2}}}),
+            json!({"data": {"tokens": {"input": 0, "output": 0, "cache": {"read": 0}}}}),
+            json!({}),
+        ];
+        let exprs = [
+            "type == 'assistant' and message.usage and message.model != '<synthetic>'",
+            "type == \"assistant\" and message.usage is defined",
+            "sessionId or file.stem",
+            "state.session_id or file.stem",
+            "state.provider or 'openai'",
+            "state.model",
+            "payload.info.total_token_usage.input_tokens - (payload.info.total_token_usage.cached_input_tokens or 0)",
+            "type == \"event_msg\" and payload.type == \"token_count\" and payload.info and payload.info.total_token_usage",
+            "(tokens.input or 0) - (tokens.cached or 0) + (tokens.tool or 0)",
+            "(tokens.output or 0) + (tokens.thoughts or 0)",
+            "data.tokens and (data.tokens.input or data.tokens.output or data.tokens.cache.read)",
+            "n == 0",
+            "n == 0.0",
+            "n == false",
+            "f > 1",
+            "f >= 1.5",
+            "f < 2",
+            "f <= 1",
+            "s",
+            "not s",
+            "t == 'x'",
+            "t != 'x'",
+            "b == true",
+            "b == 1",
+            "b",
+            "not b",
+            "a",
+            "a2",
+            "o",
+            "x",
+            "x is defined",
+            "y is defined",
+            "x is not defined",
+            "missing == 'a'",
+            "missing != 'a'",
+            "x == 'a'",
+            "x == none",
+            "missing == none",
+            "big - 1",
+            "big == 1",
+            "neg - 1",
+            "n + f",
+            "t + 'y'",
+            "t - 1",
+            "missing - 1",
+            "message.usage",
+            "message.model == 'm'",
+            "n < t",
+            "1 == 1.0",
+            "neg < 0",
+            "not missing",
+            "missing or 5",
+            "t and 3",
+            "s and 3",
+            "f - 0.5",
+            "max + 1",
+            "max - neg",
+            "x.y",
+            "message.usage.input_tokens > 2 and not (message.model == 'x')",
+            "tokens.input + 1",
+            "tokens",
+            "state",
+            "file.stem == 's1'",
+            "True and None",
+            "none or false",
+            "a2 == a2",
+            "o == o",
+            "t < 'y'",
+            "message.usage.input_tokens",
+            "missing.deeper.still",
+            "s or s",
+        ];
+        let state = json!({"session_id": "sid", "model": null});
+        let file = json!({"stem": "s1", "name": "s1.jsonl"});
+        let named = [("state", &state), ("file", &file)];
+        let (mut fast_answers, mut fast_exprs) = (0, 0);
+        for src in exprs {
+            let e = Expr::compile(src).unwrap();
+            let Some(fast) = &e.fast else { continue };
+            fast_exprs += 1;
+            for rec in &records {
+                let scope = Scope::new(Some(rec), &named);
+                let slow = e.eval_slow(&scope);
+                let slow_truthy = e.compiled.eval(e.context(&scope)).map(|v| v.is_true()).unwrap_or(false);
+                if let Some(v) = fast.eval(&scope) {
+                    fast_answers += 1;
+                    assert_eq!(v.truthy(), slow_truthy, "truthiness of '{src}' on {rec}");
+                    assert_eq!(Ok(v.into_json()), slow, "'{src}' on {rec}");
+                }
+                assert_eq!(e.eval(&scope), slow, "'{src}' on {rec}");
+                assert_eq!(e.truthy(&scope), slow_truthy, "'{src}' on {rec}");
+            }
+        }
+        assert!(fast_exprs > 60, "{fast_exprs}");
+        assert!(fast_answers > 400, "{fast_answers}");
+        for slow_only in [
+            "a | length",
+            "x[0]",
+            "cost if cost else none",
+            "a.0",
+            "-n",
+            "f(x)",
+            "'a\\'b'",
+            "n * 2",
+            "n in a",
+        ] {
+            assert!(!Expr::compile(slow_only).unwrap().is_fast(), "{slow_only}");
+        }
     }
 
     #[test]

@@ -153,20 +153,48 @@ impl<'a> Extractor<'a> {
         Carried { vars, prev: self.prev }
     }
 
+    /// The prefilters when every rule has one, record rule first: a line none of them
+    /// finds is of no interest, so a reader may look only at lines they find (see
+    /// [`Extractor::line_found`]). `None` when some rule wants every line.
+    pub fn finders(&self) -> Option<Vec<Finder<'a>>> {
+        let mut all = vec![self.rec_finder.clone()?];
+        for f in &self.state_finders {
+            all.push(f.clone()?);
+        }
+        // A needle with a line break could match across lines; such a source is read
+        // line by line.
+        if all.iter().any(|f| f.needle().contains(&b'\n')) {
+            return None;
+        }
+        Some(all)
+    }
+
     /// One JSONL line (without its newline) at byte `offset`. The prefilters are checked
     /// on the raw bytes first; a line no rule and no record wants is never parsed.
     pub fn line(&mut self, bytes: &[u8], offset: u64) {
-        let bytes = bytes.trim_ascii();
-        if bytes.is_empty() {
-            return;
-        }
         let want_record = self.rec_finder.as_ref().is_none_or(|f| f.find(bytes).is_some());
-        let mut want_state = false;
         for (hit, f) in self.state_hits.iter_mut().zip(&self.state_finders) {
             *hit = f.as_ref().is_none_or(|f| f.find(bytes).is_some());
-            want_state |= *hit;
         }
+        self.parse_line(bytes, offset, want_record);
+    }
+
+    /// One JSONL line whose prefilter matches the reader already knows: `found[0]` for
+    /// the records, then one per state rule, in the order of [`Extractor::finders`].
+    pub fn line_found(&mut self, bytes: &[u8], offset: u64, found: &[bool]) {
+        for (hit, f) in self.state_hits.iter_mut().zip(found.iter().skip(1)) {
+            *hit = *f;
+        }
+        self.parse_line(bytes, offset, found.first().copied().unwrap_or(false));
+    }
+
+    fn parse_line(&mut self, bytes: &[u8], offset: u64, want_record: bool) {
+        let want_state = self.state_hits.iter().any(|h| *h);
         if !want_record && !want_state {
+            return;
+        }
+        let bytes = bytes.trim_ascii();
+        if bytes.is_empty() {
             return;
         }
         let parsed = match &self.trie {
@@ -322,6 +350,14 @@ fn opt(v: &Option<CompiledValue>, cx: &EvalCtx<'_>, what: &str, warn: &mut Vec<S
     }
 }
 
+/// [`text`] of a value that is no longer needed: a string is moved, not copied.
+fn text_owned(v: Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s),
+        other => text(&other),
+    }
+}
+
 /// Text of a value: strings as they are, numbers and booleans written out, containers as
 /// JSON; empty strings count as absent.
 pub fn text(v: &Value) -> Option<String> {
@@ -392,7 +428,7 @@ fn build(
     let f = &recs.fields;
     let mut warn = Vec::new();
     let session_id = match f.session_id.eval(&cx) {
-        Ok(Some(v)) => text(&v),
+        Ok(Some(v)) => text_owned(v),
         Ok(None) => None,
         Err(e) => return Err(format!("session_id: {e}")),
     }
@@ -420,7 +456,7 @@ fn build(
         cache_write_1h: tok(&f.cache_write_1h, "cache_write_1h"),
         reasoning: tok(&f.reasoning, "reasoning"),
     };
-    let mut s = |v: &Option<CompiledValue>, what: &str| opt(v, &cx, what, &mut warn).and_then(|v| text(&v));
+    let mut s = |v: &Option<CompiledValue>, what: &str| opt(v, &cx, what, &mut warn).and_then(text_owned);
     let provider = s(&f.provider, "provider");
     let model = s(&f.model, "model");
     let project = s(&f.project, "project");
@@ -493,7 +529,7 @@ fn dedup_key(recs: &CRecords, cx: &EvalCtx<'_>, path: &str, at: At<'_>, index: O
         let mut key = String::new();
         let mut complete = !parts.is_empty();
         for (i, p) in parts.iter().enumerate() {
-            match p.eval(cx).ok().flatten().as_ref().and_then(text) {
+            match p.eval(cx).ok().flatten().and_then(text_owned) {
                 Some(t) => {
                     if i > 0 {
                         key.push(KEY_SEP);

@@ -2,19 +2,20 @@
 //! records and read positions committed together, in discovery order.
 //!
 //! A file whose size, mtime and inode match its stored state costs one `stat`. Changed
-//! files are parsed on a background thread with rayon, a batch at a time, while the
-//! calling thread commits the previous batch, so parsing and SQLite overlap and memory
-//! stays bounded by about two batches. Each [`FileCommit`] carries a file's records and its
-//! new [`FileState`], so a crash at any point loses nothing and counts nothing twice.
+//! files are parsed by one worker thread per core, each taking the next file as soon as it
+//! is done with one, while the calling thread commits finished files in discovery order,
+//! a batch per transaction, so parsing and SQLite overlap and one big file holds up no
+//! other. Workers stay at most a few batches ahead of the commits, which bounds memory.
+//! Each [`FileCommit`] carries a file's records and its new [`FileState`], so a crash at
+//! any point loses nothing and counts nothing twice.
 //!
 //! One broken source or file never stops the others: problems land in the report.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::mpsc::sync_channel;
-
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::channel;
+use std::sync::{Arc, Condvar, Mutex};
 
 use super::discover::discover;
 use super::extract::dedup_in_memory;
@@ -25,9 +26,9 @@ use crate::def::model::Format;
 use crate::engine::ctx::{AllowedFiles, Ctx};
 use crate::store::{FileCommit, FileState, Store};
 
-/// At most this many files are parsed together (and committed in one transaction).
+/// At most this many files are committed in one transaction.
 const BATCH_FILES: usize = 64;
-/// At most about this many bytes are parsed together.
+/// At most about this many bytes of files are committed in one transaction.
 const BATCH_BYTES: u64 = 128 << 20;
 /// A transaction is committed once it holds this many records.
 const COMMIT_RECORDS: usize = 50_000;
@@ -263,6 +264,33 @@ fn read_job(agent: &Agent, job: &Job) -> Result<FileRead, String> {
     Ok(read)
 }
 
+/// How far parsing may run ahead of the next file to commit, in files: results wait in
+/// order, and this bounds how many wait.
+const WINDOW_FILES: usize = 4 * BATCH_FILES;
+
+/// The index of the next job to commit, which workers wait on when they are too far ahead.
+struct Gate {
+    next: Mutex<usize>,
+    moved: Condvar,
+}
+
+impl Gate {
+    fn wait_until_near(&self, i: usize) {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        while i >= *next + WINDOW_FILES {
+            next = self.moved.wait(next).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn advance(&self, to: usize) {
+        *self.next.lock().unwrap_or_else(|e| e.into_inner()) = to;
+        self.moved.notify_all();
+    }
+}
+
+/// Parses the jobs on a worker per core, each taking the next job as it finishes one (no
+/// barrier between batches, so a big file holds up nobody), and commits the results on
+/// this thread in job order, a batch per transaction.
 fn run_jobs(
     store: &mut Store,
     agent: &Agent,
@@ -272,27 +300,44 @@ fn run_jobs(
     warnings: &mut Warnings,
 ) {
     let plan = batches(jobs);
-    // One batch parses while the previous one is committed.
-    let (tx, rx) = sync_channel::<Vec<(usize, Result<FileRead, String>)>>(1);
-    let mut done = 0usize;
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(jobs.len())
+        .max(1);
+    let next_job = AtomicUsize::new(0);
+    let gate = Gate {
+        next: Mutex::new(0),
+        moved: Condvar::new(),
+    };
+    let (tx, rx) = channel::<(usize, Result<FileRead, String>)>();
     std::thread::scope(|s| {
-        s.spawn(move || {
-            for range in plan {
-                let out: Vec<_> = jobs[range.clone()]
-                    .par_iter()
-                    .zip(range.into_par_iter())
-                    .map(|(job, i)| (i, read_job(agent, job)))
-                    .collect();
-                if tx.send(out).is_err() {
-                    break;
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (next_job, gate) = (&next_job, &gate);
+            s.spawn(move || {
+                loop {
+                    let i = next_job.fetch_add(1, Ordering::Relaxed);
+                    if i >= jobs.len() {
+                        break;
+                    }
+                    gate.wait_until_near(i);
+                    if tx.send((i, read_job(agent, &jobs[i]))).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+            });
+        }
+        drop(tx);
+        let mut waiting: BTreeMap<usize, Result<FileRead, String>> = BTreeMap::new();
+        let mut next = 0usize;
+        let mut batch_end = plan.iter().map(|r| r.end);
+        let mut end = batch_end.next().unwrap_or(jobs.len());
         let mut pending: Vec<FileCommit> = Vec::new();
         let mut pending_records = 0usize;
-        for results in rx {
-            for (i, res) in results {
-                let job = &jobs[i];
+        for (i, res) in rx {
+            waiting.insert(i, res);
+            while let Some(res) = waiting.remove(&next) {
+                let job = &jobs[next];
                 match res {
                     Ok(read) => {
                         warnings.absorb(&read.warnings);
@@ -309,25 +354,23 @@ fn run_jobs(
                     }
                     Err(e) => warnings.push(e),
                 }
-                done += 1;
-                if pending_records >= COMMIT_RECORDS {
+                next += 1;
+                if next == end || pending_records >= COMMIT_RECORDS {
+                    if next == end {
+                        end = batch_end.next().unwrap_or(jobs.len());
+                    }
                     flush(store, agent, &mut pending, &mut pending_records, report);
                     progress(Progress {
                         agent: agent.id.clone(),
-                        files_done: done,
+                        files_done: next,
                         files_total: jobs.len(),
                         records: report.records,
                     });
                 }
             }
-            flush(store, agent, &mut pending, &mut pending_records, report);
-            progress(Progress {
-                agent: agent.id.clone(),
-                files_done: done,
-                files_total: jobs.len(),
-                records: report.records,
-            });
+            gate.advance(next);
         }
+        flush(store, agent, &mut pending, &mut pending_records, report);
     });
 }
 

@@ -1,8 +1,9 @@
 //! Readers for the three source formats, and file fingerprints.
 //!
-//! - `jsonl`: streamed with a 1 MiB buffered reader from the stored byte offset. Only
-//!   complete lines are read: a last line without its `\n` is held back and the offset
-//!   stops before it. Resuming is safe: the stored `head_hash` covers the first KiB of
+//! - `jsonl`: streamed through a 1 MiB buffer from the stored byte offset. Only complete
+//!   lines are read: a last line without its `\n` is held back and the offset stops
+//!   before it. When every rule of the source has a prefilter, the prefilters run over
+//!   whole buffers and only the lines they find are cut out and parsed. Resuming is safe: the stored `head_hash` covers the first KiB of
 //!   the file and the KiB before the offset; when the file shrank or either changed (it
 //!   was rewritten or replaced), the file is read again from the start and dedup keeps the
 //!   counts right.
@@ -12,10 +13,11 @@
 //!   fingerprint includes its `-wal` file, where a WAL-mode writer puts new rows.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
+use memchr::memmem::Finder;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{Map, Value};
@@ -34,6 +36,11 @@ const HASH_SPAN: u64 = 1024;
 /// A line buffer that grew past this is dropped after the line, so one huge line does
 /// not keep its memory for the rest of the file.
 const LINE_BUFFER_KEEP: usize = 8 << 20;
+thread_local! {
+    /// The JSONL read buffer of this thread, reused across files.
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// How long a SQLite read waits for a writer's lock.
 const SQLITE_BUSY: Duration = Duration::from_secs(2);
 
@@ -164,26 +171,55 @@ pub fn read_jsonl(
     let cap = usize::try_from(size - start)
         .unwrap_or(usize::MAX)
         .clamp(8 << 10, READ_BUFFER);
-    let mut reader = BufReader::with_capacity(cap, f.take(size - start));
-    let mut line = Vec::with_capacity(16 << 10);
+    let mut reader = f.take(size - start);
+    let finders = x.finders();
+    // Each thread keeps its buffer from file to file (zeroing a fresh one per file costs
+    // as much as a tenth of the parsing).
+    let mut buf = READ_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    if buf.len() < cap {
+        buf.resize(cap, 0);
+    }
+    // buf[..end] holds bytes read and not yet consumed; they start at file offset `pos`.
+    let mut end = 0usize;
     let mut pos = start;
     loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line).map_err(&err)?;
+        if end == buf.len() {
+            // A line longer than the buffer: make room for the rest of it.
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = reader.read(&mut buf[end..]).map_err(&err)?;
         if n == 0 {
+            // Whatever is left has no newline: a line still being written, held back.
             break;
         }
-        if line.last() != Some(&b'\n') {
-            // A line still being written: leave it for next time.
-            break;
+        end += n;
+        // Only complete lines are looked at; the rest waits for more bytes.
+        let Some(last_nl) = memchr::memrchr(b'\n', &buf[..end]) else {
+            continue;
+        };
+        let complete = last_nl + 1;
+        match &finders {
+            Some(f) => scan_found(&mut x, f, &buf[..complete], pos),
+            None => {
+                let mut at = 0;
+                for nl in memchr::memchr_iter(b'\n', &buf[..complete]) {
+                    x.line(&buf[at..nl], pos + at as u64);
+                    at = nl + 1;
+                }
+            }
         }
-        x.line(&line[..n - 1], pos);
-        pos += n as u64;
-        if line.capacity() > LINE_BUFFER_KEEP {
-            line = Vec::with_capacity(16 << 10);
+        pos += complete as u64;
+        buf.copy_within(complete..end, 0);
+        end -= complete;
+        if buf.len() > LINE_BUFFER_KEEP && end < READ_BUFFER {
+            buf.truncate(READ_BUFFER.max(cap));
+            buf.shrink_to_fit();
         }
     }
-    let mut f = reader.into_inner().into_inner();
+    if buf.len() <= LINE_BUFFER_KEEP {
+        READ_BUF.with(|b| *b.borrow_mut() = buf);
+    }
+    let mut f = reader.into_inner();
     let hash = head_hash(&mut f, pos).map_err(&err)?;
     let carried = x.carried();
     Ok(FileRead {
@@ -202,6 +238,36 @@ pub fn read_jsonl(
         warnings: x.warnings,
         restarted,
     })
+}
+
+/// Hands the extractor only the lines of `chunk` (complete lines starting at file offset
+/// `base`) that one of the prefilters finds, each with which ones found it. The
+/// prefilters run over the whole chunk, which is much faster than splitting it into lines
+/// first when most lines are of no interest.
+fn scan_found(x: &mut Extractor<'_>, finders: &[Finder<'_>], chunk: &[u8], base: u64) {
+    // The next match of each prefilter at or after `at` (`usize::MAX`: none left).
+    let find = |f: &Finder<'_>, from: usize| f.find(&chunk[from..]).map_or(usize::MAX, |i| from + i);
+    let mut next: Vec<usize> = finders.iter().map(|f| find(f, 0)).collect();
+    let mut found = vec![false; finders.len()];
+    loop {
+        let hit = next.iter().copied().min().unwrap_or(usize::MAX);
+        if hit == usize::MAX {
+            return;
+        }
+        let start = memchr::memrchr(b'\n', &chunk[..hit]).map_or(0, |i| i + 1);
+        let stop = memchr::memchr(b'\n', &chunk[hit..]).map_or(chunk.len(), |i| hit + i);
+        for (k, f) in finders.iter().enumerate() {
+            found[k] = next[k] < stop;
+            if next[k] <= stop {
+                next[k] = if stop + 1 < chunk.len() {
+                    find(f, stop + 1)
+                } else {
+                    usize::MAX
+                };
+            }
+        }
+        x.line_found(&chunk[start..stop], base + start as u64, &found);
+    }
 }
 
 /// Reads a whole JSON document.
@@ -397,6 +463,64 @@ mod tests {
         let mut f = File::open(&p).unwrap();
         assert_ne!(h, head_hash(&mut f, 2500).unwrap());
         assert_eq!(head_hash(&mut f, 0).unwrap(), head_hash(&mut f, 0).unwrap());
+    }
+
+    #[test]
+    fn scanning_with_prefilters_finds_what_reading_every_line_finds() {
+        use crate::def::{CompileEnv, Definition, load_str};
+        let yaml = "apiVersion: tokentop/v1\nkind: Agent\nid: agent-a\nmeta: { name: A }\npermissions: { files: ['/tmp'] }\n\
+             sources:\n  - roots: ['/tmp']\n    include: ['*.jsonl']\n    format: jsonl\nrecords:\n\
+             \x20 prefilter: '\"count\"'\n  state:\n    - prefilter: '\"turn\"'\n      when: kind == 'turn'\n      set: { model: $.model }\n\
+             \x20 where: kind == 'count'\n  fields:\n    session_id: { const: s }\n    timestamp: $.ts\n\
+             \x20   model: { expr: state.model }\n    input: $.n\n";
+        let loaded = load_str(yaml, Path::new("t.yaml"), &CompileEnv { home: "/h".into() });
+        let Some(Definition::Agent(agent)) = loaded.def else {
+            panic!("{:?}", loaded.diags)
+        };
+        let src = &agent.sources[0];
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.jsonl");
+        let mut text = String::new();
+        let filler = "x".repeat(700);
+        for i in 0..3000u64 {
+            match i % 7 {
+                0 => text.push_str(&format!(
+                    "{{\"kind\":\"turn\",\"model\":\"m{i}\",\"pad\":\"{filler}\"}}\n"
+                )),
+                // A line with both needles, and one whose needle sits in a long value.
+                1 => text.push_str(&format!(
+                    "{{\"kind\":\"count\",\"ts\":{i},\"n\":{i},\"note\":\"turn\"}}\n"
+                )),
+                2 => text.push_str(&format!(
+                    "{{\"kind\":\"count\",\"ts\":{i},\"n\":1,\"pad\":\"{}\"}}\n",
+                    "y".repeat(9000)
+                )),
+                3 => text.push_str("\n  \r\n{\"count\" broken\n"),
+                4 => text.push_str(&format!("{{\"kind\":\"other\",\"pad\":\"{filler}\"}}\n")),
+                _ => text.push_str(&format!("  {{\"kind\":\"count\",\"ts\":{i},\"n\":2}}\r\n")),
+            }
+        }
+        // One line longer than any buffer, and a last line still being written.
+        text.push_str(&format!(
+            "{{\"kind\":\"count\",\"ts\":1,\"n\":5,\"pad\":\"{}\"}}\n",
+            "z".repeat(3 << 20)
+        ));
+        text.push_str("{\"kind\":\"count\",\"ts\":9,\"n\":9");
+        std::fs::write(&p, &text).unwrap();
+        let fp = Fingerprint::of(&p, Format::Jsonl).unwrap();
+        let got = read_jsonl("agent-a", src, &p, "a.jsonl", &fp, None).unwrap();
+        let mut x = Extractor::new("agent-a", &src.records, &p, "a.jsonl", Carried::default());
+        let complete = text.rfind('\n').unwrap() + 1;
+        let mut off = 0u64;
+        for l in text[..complete].split_inclusive('\n') {
+            x.line(&l.as_bytes()[..l.len() - 1], off);
+            off += l.len() as u64;
+        }
+        assert!(got.records.len() > 1500, "{}", got.records.len());
+        assert_eq!(got.records, x.records);
+        assert_eq!(got.warnings, x.warnings);
+        assert_eq!(got.state.offset, complete as u64);
+        assert_eq!(got.state.state, x.carried().to_stored());
     }
 
     #[test]
