@@ -26,6 +26,9 @@ pub struct Cli {
     /// The database file (default: $XDG_DATA_HOME/tokentop/ttop.db).
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
+    /// Print a text summary instead of opening the dashboard (also when stdout is not a terminal).
+    #[arg(long)]
+    pub once: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -36,6 +39,22 @@ pub enum Command {
     ValidateDef(ValidateArgs),
     /// Read new agent usage, then print a usage report.
     Report(ReportArgs),
+    /// Generate a synthetic corpus of agent session files and benchmark ingest and reports on it.
+    Bench(crate::bench::BenchArgs),
+    /// Poll every provider once and print plan, limits, tokens, cost and credits.
+    Providers {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every definition: credentials, session directories, last poll.
+    Doctor,
+    /// Model prices: which catalogue entry prices a model; fetch the catalogue now.
+    Pricing(crate::pricing::cli::PricingArgs),
+    /// Open the dashboard over deterministic demo data (reads and writes no user data).
+    Demo(crate::tui::runtime::DemoArgs),
+    /// Read new agent usage and print a text summary (what plain `ttop` prints off a terminal).
+    Summary,
     /// Print the JSON Schema of a file format.
     Schema {
         /// provider, agent, notifier, config or theme.
@@ -56,9 +75,10 @@ pub struct ValidateArgs {
     /// Skip the definitions' own tests.
     #[arg(long)]
     pub no_tests: bool,
-    /// Run the (single) agent definition over this session file and print what it extracts.
+    /// Run the (single) agent definition over this session file and print what it extracts;
+    /// for a provider definition, give `ID=RESPONSE_FILE` (repeatable) and see its usage.
     #[arg(long, value_name = "DATA")]
-    pub sample: Option<PathBuf>,
+    pub sample: Vec<String>,
     /// With --sample: the index of the source the data belongs to.
     #[arg(long, default_value_t = 0)]
     pub source: usize,
@@ -106,6 +126,16 @@ pub struct ReportArgs {
     /// Answer from the store without reading new usage first.
     #[arg(long)]
     pub no_ingest: bool,
+    /// Which cost to show: computed from prices, the agents' own, or the agents' own
+    /// where recorded and computed elsewhere.
+    #[arg(long, value_enum, default_value_t = crate::pricing::cli::CostModeArg::Auto)]
+    pub cost_mode: crate::pricing::cli::CostModeArg,
+    /// Show what each row's cost is made of (input, output, cache read/write, reported).
+    #[arg(long)]
+    pub breakdown: bool,
+    /// Do not fetch the price catalogue; use the cached one and the embedded snapshot.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// Runs the CLI; the exit code is 0 on success, 1 on a failed check, 2 on bad usage.
@@ -115,6 +145,10 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::ValidateDef(a)) => validate(&ctx, &a),
         Some(Command::Report(a)) => run_report(&ctx, cli.db, &a),
+        Some(Command::Pricing(a)) => crate::pricing::cli::run(&ctx, cli.db, &a),
+        Some(Command::Bench(a)) => crate::bench::main(&ctx, &a),
+        Some(Command::Providers { json }) => crate::engine::provider::commands::providers_command(&ctx, cli.db, json),
+        Some(Command::Doctor) => crate::engine::provider::commands::doctor_command(&ctx, cli.db),
         Some(Command::Schema { kind }) => {
             let file = if matches!(kind.as_str(), "config" | "theme") {
                 format!("{kind}.json")
@@ -129,7 +163,10 @@ pub fn main() -> ExitCode {
                 None => Err(format!("no schema named '{kind}'")),
             }
         }
-        None => overview(&ctx, cli.db),
+        Some(Command::Demo(a)) => crate::tui::run_demo(&ctx, a.seed, a.preset),
+        Some(Command::Summary) => overview(&ctx, cli.db),
+        None if cli.once || !std::io::stdout().is_terminal() => overview(&ctx, cli.db),
+        None => crate::tui::run_dashboard(&ctx, cli.db),
     };
     match result {
         Ok(code) => code,
@@ -189,14 +226,27 @@ fn validate(ctx: &Ctx, a: &ValidateArgs) -> Result<ExitCode, String> {
         r.resolve(&[]);
         r
     };
-    if let Some(data) = &a.sample {
-        return sample(&reg, a, data);
+    if reg
+        .entries
+        .iter()
+        .any(|e| matches!(e.def, Some(Definition::Provider(_))))
+        && !a.sample.is_empty()
+    {
+        return crate::engine::provider::commands::sample_command(&reg, &a.sample);
+    }
+    if let [data] = a.sample.as_slice() {
+        return sample(&reg, a, Path::new(data));
+    } else if a.sample.len() > 1 {
+        return Err("--sample takes one session file for an agent".into());
     }
     if !a.no_tests {
         let mut extra: Vec<Diagnostic> = Vec::new();
         for e in &reg.entries {
             if let (Status::Ok, Some(Definition::Agent(agent))) = (e.status, &e.def) {
                 extra.extend(selftest::run_agent_tests(agent, &e.origin));
+            }
+            if let (Status::Ok, Some(Definition::Provider(provider))) = (e.status, &e.def) {
+                extra.extend(selftest::run_provider_tests(provider, &e.origin));
             }
         }
         let failed: Vec<PathBuf> = extra.iter().map(|d| d.file.clone()).collect();
@@ -383,13 +433,17 @@ fn run_report(ctx: &Ctx, db: Option<PathBuf>, a: &ReportArgs) -> Result<ExitCode
         until,
         tz,
     };
-    let rep = store.report(&q).map_err(|e| e.to_string())?;
+    let mut rep = store.report(&q).map_err(|e| e.to_string())?;
+    for w in crate::pricing::cli::price_for_report(ctx, &p, &cfg, &mut rep, a.cost_mode, a.offline) {
+        eprintln!("warning: {w}");
+    }
+    let opts = report::RenderOptions { breakdown: a.breakdown };
     let text = if a.json {
-        report::render_json(&rep)
+        report::render_json_with(&rep, &opts)
     } else if a.csv {
-        report::render_csv(&rep)
+        report::render_csv_with(&rep, &opts)
     } else {
-        report::render_table(&rep, group)
+        report::render_table_with(&rep, group, &opts)
     };
     let mut out = std::io::stdout().lock();
     let _ = write!(out, "{text}");

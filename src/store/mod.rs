@@ -8,9 +8,12 @@
 //! *Invariant:* records outlive their source files; [`Store::forget_file`] only drops the
 //! read position.
 
+pub mod dashboard;
+mod providers;
 mod query;
 
-pub use query::{Group, Report, ReportQuery, ReportRow, UsagePart};
+pub use providers::ProviderSnapshot;
+pub use query::{CostBreakdown, Group, LONG_CONTEXT_THRESHOLD, Report, ReportQuery, ReportRow, UsagePart};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,7 +25,10 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use crate::engine::record::{KeepRule, UsageRecord};
 
 /// The migrations, in order: migration `n` (1-based) brings `user_version` to `n`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_provider_snapshots.sql"),
+];
 
 /// How long a connection waits for another one holding the write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -579,7 +585,7 @@ mod tests {
             err,
             StoreError::TooNew {
                 found: 99,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ));
@@ -587,7 +593,7 @@ mod tests {
             err.to_string(),
             format!(
                 "the database '{}' has schema version 99, but this build of ttop only knows \
-                 versions up to 1; upgrade ttop or point it at another database",
+                 versions up to 2; upgrade ttop or point it at another database",
                 path.display()
             )
         );
