@@ -477,11 +477,33 @@ fn overview(ctx: &Ctx, db: Option<PathBuf>) -> Result<ExitCode, String> {
         until: Some(today),
         tz: tz.clone(),
     };
-    let week = store.report(&q(Group::Daily, week_start)).map_err(|e| e.to_string())?;
-    let by_agent = store.report(&q(Group::Agent, week_start)).map_err(|e| e.to_string())?;
-    if week.rows.is_empty() {
-        let _ = writeln!(out, "No usage recorded in the last 7 days.\n");
+    let mut week = store.report(&q(Group::Daily, week_start)).map_err(|e| e.to_string())?;
+    let recent = !week.rows.is_empty();
+    // Nothing this week: show everything recorded so far, by agent.
+    let mut by_agent = if recent {
+        store.report(&q(Group::Agent, week_start))
     } else {
+        store.report(&ReportQuery {
+            since: None,
+            until: None,
+            ..q(Group::Agent, week_start)
+        })
+    }
+    .map_err(|e| e.to_string())?;
+    if !by_agent.rows.is_empty() {
+        let auto = crate::pricing::cli::CostModeArg::Auto;
+        let mut warnings = crate::pricing::cli::price_for_report(ctx, &p, &cfg, &mut by_agent, auto, false);
+        if recent {
+            warnings.extend(crate::pricing::cli::price_for_report(
+                ctx, &p, &cfg, &mut week, auto, true,
+            ));
+        }
+        warnings.dedup();
+        for w in warnings.iter().take(5) {
+            eprintln!("warning: {w}");
+        }
+    }
+    if recent {
         let _ = writeln!(
             out,
             "Last 7 days by day:\n{}",
@@ -491,6 +513,17 @@ fn overview(ctx: &Ctx, db: Option<PathBuf>) -> Result<ExitCode, String> {
             out,
             "Last 7 days by agent:\n{}",
             report::render_table(&by_agent, Group::Agent)
+        );
+    } else if !by_agent.rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "No usage in the last 7 days. Everything recorded, by agent:\n{}",
+            report::render_table(&by_agent, Group::Agent)
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "No usage recorded yet. 'ttop demo' shows the dashboard over sample data.\n"
         );
     }
     let _ = writeln!(out, "Agents:");
@@ -523,7 +556,13 @@ fn overview(ctx: &Ctx, db: Option<PathBuf>) -> Result<ExitCode, String> {
                 }
                 format!("{} (none exist yet)", wanted.join(", "))
             } else {
-                roots.join(", ")
+                let mut seen: Vec<&String> = Vec::new();
+                for r in &roots {
+                    if !seen.contains(&r) {
+                        seen.push(r);
+                    }
+                }
+                seen.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
             }
         );
     }
