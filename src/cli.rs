@@ -200,6 +200,12 @@ fn registry(ctx: &Ctx, p: &Paths, cfg: &Config) -> Registry {
     Registry::load_all(Some(&p.definitions_dir()), &cfg.disabled, &compile_env(ctx))
 }
 
+/// The registry for commands that only read agents: built-in providers are not compiled.
+fn agent_registry(ctx: &Ctx, p: &Paths, cfg: &Config) -> Registry {
+    let kind = Some(crate::def::Kind::Agent);
+    Registry::load(Some(&p.definitions_dir()), &cfg.disabled, &compile_env(ctx), kind)
+}
+
 fn print_diagnostics(reg: &Registry, out: &mut impl Write) {
     for d in &reg.diagnostics {
         let _ = write!(out, "{}", d.render(reg.source_of(&d.file)));
@@ -408,7 +414,7 @@ fn run_report(ctx: &Ctx, db: Option<PathBuf>, a: &ReportArgs) -> Result<ExitCode
     let until = parse_date(&a.until, "--until")?;
     let mut store = Store::open(&p.db).map_err(|e| e.to_string())?;
     if !a.no_ingest {
-        let reg = registry(ctx, &p, &cfg);
+        let reg = agent_registry(ctx, &p, &cfg);
         if reg.has_errors() {
             eprintln!("ttop: some definitions have errors and are skipped; run 'ttop validate-def' for details");
         }
@@ -458,7 +464,7 @@ fn run_report(ctx: &Ctx, db: Option<PathBuf>, a: &ReportArgs) -> Result<ExitCode
 fn overview(ctx: &Ctx, db: Option<PathBuf>) -> Result<ExitCode, String> {
     let p = paths(ctx, db)?;
     let cfg = config(&p);
-    let reg = registry(ctx, &p, &cfg);
+    let reg = agent_registry(ctx, &p, &cfg);
     let mut store = Store::open(&p.db).map_err(|e| e.to_string())?;
     let rep = ingest(ctx, &mut store, &reg);
     let tz = jiff::tz::TimeZone::system();

@@ -247,3 +247,18 @@ proptest! {
         assert_diagnosed(&t);
     }
 }
+
+#[test]
+fn loading_one_kind_compiles_only_its_builtins() {
+    let all = Registry::load_all(None, &[], &env());
+    let agents = Registry::load(None, &[], &env(), Some(ttop::def::Kind::Agent));
+    assert!(agents.entries.len() >= 4);
+    assert!(agents.entries.iter().all(|e| e.kind == Some(ttop::def::Kind::Agent)));
+    let agent_ids = |r: &Registry| {
+        let mut v: Vec<String> = r.agents().iter().map(|a| a.id.clone()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(agent_ids(&agents), agent_ids(&all));
+    assert!(all.entries.len() > agents.entries.len());
+}

@@ -180,8 +180,20 @@ impl Registry {
 
     /// Built-ins plus every file of the user directory, merged, with `disabled` applied.
     pub fn load_all(user_dir: Option<&Path>, disabled: &[String], env: &CompileEnv) -> Registry {
+        Registry::load(user_dir, disabled, env, None)
+    }
+
+    /// Like [`Registry::load_all`], but of the built-ins only those of one kind are
+    /// compiled (built-ins live in `definitions/<kind>s/`); user files are all loaded, so
+    /// a user file's problems are still reported. Commands that only read agents use it
+    /// to skip compiling every provider at start-up.
+    pub fn load(user_dir: Option<&Path>, disabled: &[String], env: &CompileEnv, only: Option<Kind>) -> Registry {
         let mut r = Registry::default();
+        let folder = only.map(|k| format!("{}s/", k.lower()));
         for (rel, text) in builtin_files() {
+            if folder.as_deref().is_some_and(|f| !rel.starts_with(f)) {
+                continue;
+            }
             r.add(Origin::Builtin(rel.to_string()), text.to_string(), env);
         }
         if let Some(dir) = user_dir {
