@@ -603,6 +603,142 @@ fn credential_files_pick_elements_by_another_field() {
     assert_eq!(server.seen()[0].header("authorization"), Some("Bearer tok-second-1111"));
 }
 
+/// A definition whose credential files are built from env vars.
+const TEMPLATED_FILES: &str = r#"
+apiVersion: tokentop/v1
+kind: Provider
+id: test-provider
+meta: { name: Test Provider }
+permissions:
+  network: [api.example.com]
+  env: [TP_HOME, TP_DIRS, TEST_API_KEY]
+  files: ["{{ env.TP_HOME }}/auth.json", "{{ env.TP_DIRS }}"]
+credentials:
+  - file: "{{ env.TP_HOME }}/auth.json"
+    map: { api_key: $.key }
+  - file: "{{ env.TP_DIRS }}/creds.json"
+    map: { api_key: $.key }
+  - env: TEST_API_KEY
+    as: api_key
+requests:
+  - id: usage
+    url: https://api.example.com/v1/usage
+    headers: { Authorization: "Bearer {{ cred.api_key }}" }
+usage:
+  plan: { const: Pro }
+"#;
+
+#[test]
+fn templated_credential_files_follow_env_vars() {
+    let server = Server::start();
+    server.route("/v1/usage", vec![reply(200, "{}")]);
+    let mut w = World::new(&server);
+    let p = w.provider(TEMPLATED_FILES);
+    let last_auth = |s: &Server| {
+        s.seen()
+            .last()
+            .and_then(|r| r.header("authorization").map(str::to_string))
+    };
+
+    // Every variable unset: the templated sources are skipped without a complaint.
+    w.env.insert("TEST_API_KEY".into(), "sk-env-key-0000".into());
+    let u = w.fetch(&p);
+    assert_eq!(u.error, None);
+    assert_eq!(u.credential_source.as_deref(), Some("env 'TEST_API_KEY'"));
+    assert_eq!(last_auth(&server).as_deref(), Some("Bearer sk-env-key-0000"));
+
+    // A set variable (here with '~') points at the file, which wins over later sources.
+    let file = w.write("custom-home/auth.json", r#"{"key":"tok-home-1111"}"#);
+    w.env.insert("TP_HOME".into(), "~/custom-home".into());
+    let u = w.fetch(&p);
+    assert_eq!(u.error, None);
+    assert_eq!(
+        u.credential_source,
+        Some(format!("file '{}'", file.display())),
+        "the source names the rendered path"
+    );
+    assert_eq!(last_auth(&server).as_deref(), Some("Bearer tok-home-1111"));
+
+    // A comma-separated value tries each element in order; missing files are skipped.
+    w.env.remove("TP_HOME");
+    let first = w.home().join("dirs/first");
+    std::fs::create_dir_all(&first).unwrap();
+    let second = w.write("dirs/second/creds.json", r#"{"key":"tok-second-2222"}"#);
+    let second_dir = second.parent().unwrap().to_path_buf();
+    w.env.insert(
+        "TP_DIRS".into(),
+        format!("{}, {}", first.display(), second_dir.display()),
+    );
+    let u = w.fetch(&p);
+    assert_eq!(u.error, None);
+    assert_eq!(u.credential_source, Some(format!("file '{}'", second.display())));
+    assert_eq!(last_auth(&server).as_deref(), Some("Bearer tok-second-2222"));
+    w.write("dirs/first/creds.json", r#"{"key":"tok-first-1111"}"#);
+    let u = w.fetch(&p);
+    assert_eq!(last_auth(&server).as_deref(), Some("Bearer tok-first-1111"));
+    assert_eq!(
+        u.credential_source,
+        Some(format!("file '{}'", first.join("creds.json").display()))
+    );
+}
+
+#[test]
+fn a_templated_credential_file_outside_permissions_is_refused_and_nothing_is_sent() {
+    let server = Server::start();
+    server.route("/v1/usage", vec![reply(200, "{}")]);
+    let mut w = World::new(&server);
+    // The file template compiles (it reads only a declared variable), but the rendered
+    // path is not under permissions.files.
+    let yaml = TEMPLATED_FILES.replace(
+        r#"files: ["{{ env.TP_HOME }}/auth.json", "{{ env.TP_DIRS }}"]"#,
+        r#"files: ["~/.allowed"]"#,
+    );
+    let p = w.provider(&yaml);
+    let stolen = w.write("elsewhere/auth.json", r#"{"key":"stolen-token-1"}"#);
+    w.env
+        .insert("TP_HOME".into(), stolen.parent().unwrap().display().to_string());
+    let u = w.fetch(&p);
+    let e = u.error.clone().unwrap_or_default();
+    assert!(e.starts_with(&format!("file '{}' refused:", stolen.display())), "{e}");
+    assert!(e.contains("is not under permissions.files"), "{e}");
+    assert!(!e.contains("stolen-token-1"), "{e}");
+    assert!(!u.configured);
+    assert!(server.seen().is_empty(), "the server received {:?}", server.seen());
+}
+
+#[test]
+fn templated_credential_files_are_checked_at_load() {
+    let server = Server::start();
+    let w = World::new(&server);
+    let with_file = |file: &str| {
+        TEMPLATED_FILES.replace(
+            r#""{{ env.TP_HOME }}/auth.json"
+    map"#,
+            &format!("{file}\n    map"),
+        )
+    };
+    let p = w.compile(&with_file(r#""{{ env.TP_HOME }}/auth.json""#)).unwrap();
+    assert_eq!(
+        p.credentials[0].describe(),
+        "file '$TP_HOME/auth.json'",
+        "shown as in a shell"
+    );
+    let e = w.compile(&with_file(r#""{{ env.HOME }}/.ssh/id.json""#)).unwrap_err();
+    assert!(e.contains("environment variable 'HOME' is not permitted"), "{e}");
+    let e = w
+        .compile(&with_file(r#""{{ env.TP_HOME }}/../.ssh/id.json""#))
+        .unwrap_err();
+    assert!(e.contains("climbs with '..'"), "{e}");
+    let e = w.compile(&with_file(r#""{{ cred.api_key }}/auth.json""#)).unwrap_err();
+    assert!(e.contains("may only read environment variables"), "{e}");
+    let e = w.compile(&with_file(r#""{{ env.TP_HOME }/auth.json""#)).unwrap_err();
+    assert!(e.contains("template"), "{e}");
+    // A literal file keeps the load-time permission check.
+    let e = w.compile(&with_file("~/.ssh/id.json")).unwrap_err();
+    assert!(e.contains("is not under permissions.files"), "{e}");
+    assert!(server.seen().is_empty());
+}
+
 // ---------------------------------------------------------------------------------------
 // Hostile definitions
 // ---------------------------------------------------------------------------------------

@@ -667,6 +667,38 @@ async fn anthropic_from_opencode_and_expired_tokens() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_tries_each_claude_config_dir() {
+    // CLAUDE_CONFIG_DIR lists two directories: the first has no credentials, the second
+    // does, and wins over ~/.claude/.credentials.json.
+    let mut home = Home::new();
+    home.sign_in("anthropic");
+    let (empty, work) = (home.root.join("claude-empty"), home.root.join("claude-work"));
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(
+        work.join(".credentials.json"),
+        json!({"claudeAiOauth": {
+            "accessToken": "sk-ant-oat01-claude-work-access", "expiresAt": now_ms() + 3_600_000,
+            "subscriptionType": "pro"
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    home.env("CLAUDE_CONFIG_DIR", &format!("{},{}", empty.display(), work.display()));
+    let net = Net::start().await;
+    net.answer_ok("anthropic").await;
+    let run = run_ttop(&home, &net).await;
+    assert_eq!(run.get("anthropic")["error"], json!(null));
+    assert!(!run.stdout.contains("sk-ant-oat01-claude-work-access"));
+    let reqs = net.received("api.anthropic.com", "GET", "/api/oauth/usage").await;
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(
+        header(&reqs[0], "authorization"),
+        "Bearer sk-ant-oat01-claude-work-access"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_plus_plan_from_the_nested_codex_auth_file() {
     let (_home, net, run) = single("codex").await;
     assert_subset(
@@ -684,6 +716,66 @@ async fn codex_plus_plan_from_the_nested_codex_auth_file() {
     let reqs = net.received("chatgpt.com", "GET", "/backend-api/wham/usage").await;
     assert_eq!(header(&reqs[0], "authorization"), "Bearer eyJhbGciOi.codex-access");
     assert_eq!(header(&reqs[0], "chatgpt-account-id"), "acct-5f1e2d3c");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_reads_auth_json_from_codex_home_and_opencode_from_xdg_data_home() {
+    // CODEX_HOME outside the home directory wins over ~/.codex/auth.json.
+    let mut home = Home::new();
+    home.sign_in("codex");
+    let codex_home = home.root.join("elsewhere/codex");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    std::fs::write(
+        codex_home.join("auth.json"),
+        json!({"OPENAI_API_KEY": null, "tokens": {
+            "access_token": "eyJhbGciOi.codex-home-access", "refresh_token": "rt_codex-refresh",
+            "account_id": "acct-codex-home"
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    home.env("CODEX_HOME", codex_home.to_str().unwrap());
+    let net = Net::start().await;
+    net.answer_ok("codex").await;
+    let run = run_ttop(&home, &net).await;
+    assert_subset(
+        run.get("codex"),
+        &json!({"configured": true, "error": null, "plan": "ChatGPT Plus"}),
+        "codex",
+    );
+    assert!(!run.stdout.contains("eyJhbGciOi.codex-home-access"));
+    let reqs = net.received("chatgpt.com", "GET", "/backend-api/wham/usage").await;
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(header(&reqs[0], "authorization"), "Bearer eyJhbGciOi.codex-home-access");
+    assert_eq!(header(&reqs[0], "chatgpt-account-id"), "acct-codex-home");
+
+    // A CODEX_HOME without auth.json falls back to the default file.
+    std::fs::remove_file(codex_home.join("auth.json")).unwrap();
+    let net = Net::start().await;
+    net.answer_ok("codex").await;
+    run_ttop(&home, &net).await;
+    let reqs = net.received("chatgpt.com", "GET", "/backend-api/wham/usage").await;
+    assert_eq!(header(&reqs[0], "chatgpt-account-id"), "acct-5f1e2d3c");
+
+    // OpenCode's login under $XDG_DATA_HOME/opencode is found with no Codex login at all.
+    let home = Home::new();
+    let xdg_auth = home.root.join("xdg/data/opencode/auth.json");
+    std::fs::create_dir_all(xdg_auth.parent().unwrap()).unwrap();
+    std::fs::write(
+        &xdg_auth,
+        json!({"openai": {
+            "type": "oauth", "access": "eyJhbGciOi.codex-access", "refresh": "rt_codex-refresh",
+            "expires": now_ms() + 3_600_000, "accountId": "acct-xdg-opencode"
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let net = Net::start().await;
+    net.answer_ok("codex").await;
+    let run = run_ttop(&home, &net).await;
+    assert_eq!(run.get("codex")["error"], json!(null));
+    let reqs = net.received("chatgpt.com", "GET", "/backend-api/wham/usage").await;
+    assert_eq!(header(&reqs[0], "chatgpt-account-id"), "acct-xdg-opencode");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use super::diag::{Code, Diagnostic, quote};
-use super::expr::{CompileError, Expr, Template};
+use super::expr::{CompileError, Expr, Piece, Template};
 use super::loc::{Loc, Pos};
 use super::model::{
     AgentDef, AgentTest, Counters, Format, Keep, Kind, Meta, NotifierDef, Permissions, ProviderDef, Records, Request,
@@ -242,6 +242,59 @@ fn compile_perms(p: &Permissions, env: &CompileEnv, d: &mut Diags) -> Perms {
         }
     }
     out
+}
+
+/// A credential source's `file`: a literal path checked against `permissions.files`, or a
+/// template of `env.X` holes (checked at run time, once rendered).
+fn credential_file(f: &Loc<String>, perms: &Perms, env: &CompileEnv, d: &mut Diags) -> Option<CredPath> {
+    if !f.value.contains("{{") {
+        return Some(CredPath::Literal(check_file(f, perms, env, d)));
+    }
+    let t = template(f, perms, d)?;
+    let mut ok = true;
+    if t.holes().any(|h| {
+        h.reads().is_empty()
+            || h.reads()
+                .iter()
+                .any(|p| p.first().map(String::as_str) != Some("env") || p.len() != 2)
+    }) {
+        ok = false;
+        d.push(
+            Diagnostic::error(
+                Code::BadTemplate,
+                f.pos,
+                format!("file {} may only read environment variables", quote(f)),
+            )
+            .hint("write each hole as '{{ env.NAME }}', with NAME listed in permissions.env"),
+        );
+    }
+    if f.value.contains("..") {
+        ok = false;
+        d.push(
+            Diagnostic::error(
+                Code::FileNotPermitted,
+                f.pos,
+                format!("file {} climbs with '..'", quote(f)),
+            )
+            .hint("name the file directly"),
+        );
+    }
+    ok.then(|| CredPath::Template(Arc::new(t)))
+}
+
+/// A templated path as users write it in a shell: `{{ env.CODEX_HOME }}/auth.json` is
+/// shown as `$CODEX_HOME/auth.json`.
+fn shown_template(t: &Template) -> String {
+    t.pieces()
+        .iter()
+        .map(|p| match p {
+            Piece::Lit(s) => s.clone(),
+            Piece::Hole(e) => match e.source().trim().strip_prefix("env.") {
+                Some(name) if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => format!("${name}"),
+                _ => format!("{{{{ {} }}}}", e.source().trim()),
+            },
+        })
+        .collect()
 }
 
 /// Checks the `env.X` reads of an expression against the permissions.
@@ -726,14 +779,24 @@ pub struct Provider {
 pub enum CredFrom {
     /// An env var; its value becomes the field `field`.
     Env { name: String, field: String },
-    /// A JSON file, absolute and normalised; `shown` is the path as written.
-    File { path: PathBuf, shown: String },
+    /// A JSON file; `shown` is the path as written (holes as `$NAME`).
+    File { path: CredPath, shown: String },
     /// A macOS Keychain generic password (JSON, or plain text into `field`).
     Keychain {
         service: String,
         account: Option<String>,
         field: String,
     },
+}
+
+/// The path of a `file` credential source.
+#[derive(Debug)]
+pub enum CredPath {
+    /// A literal path, absolute and normalised, checked against `permissions.files` at load.
+    Literal(PathBuf),
+    /// A template reading only `env.X` (and `~`), rendered at run time once per element of
+    /// a comma-separated value; skipped when a variable is unset.
+    Template(Arc<Template>),
 }
 
 /// A compiled credential source.
@@ -1270,7 +1333,7 @@ pub fn compile_provider(def: ProviderDef, env: &CompileEnv, d: &mut Diags) -> Op
                 .hint(format!("add '{}' to permissions.env", e.value)),
             );
         }
-        let file = c.file.as_ref().map(|f| check_file(f, &perms, env, d));
+        let file = c.file.as_ref().and_then(|f| credential_file(f, &perms, env, d));
         let when = c.when.as_ref().and_then(|w| expr(w, &perms, d));
         let map: Vec<(String, CompiledValue)> = c
             .map
@@ -1304,10 +1367,11 @@ pub fn compile_provider(def: ProviderDef, env: &CompileEnv, d: &mut Diags) -> Op
                 field: field.unwrap_or_default(),
             })
         } else if let (Some(f), Some(path)) = (&c.file, file) {
-            Some(CredFrom::File {
-                path,
-                shown: f.value.clone(),
-            })
+            let shown = match &path {
+                CredPath::Literal(_) => f.value.clone(),
+                CredPath::Template(t) => shown_template(t),
+            };
+            Some(CredFrom::File { path, shown })
         } else {
             c.keychain.as_ref().map(|k| CredFrom::Keychain {
                 service: k.service.clone(),

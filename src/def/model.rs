@@ -157,7 +157,9 @@ pub struct CredentialSource {
     #[serde(default)]
     pub env: Option<Loc<String>>,
     /// Read this JSON file; `map` picks the fields out of it (paths start at the document,
-    /// expressions see it as `doc`).
+    /// expressions see it as `doc`). The path may hold `{{ env.NAME }}` holes (declared
+    /// variables only, no `..`): rendered at run time, skipped while a variable is unset,
+    /// one file per element of a comma-separated value, tried in order.
     #[serde(default)]
     pub file: Option<Loc<String>>,
     /// Read a macOS Keychain generic password (JSON or plain text).

@@ -1,10 +1,12 @@
 //! Credential resolution: a definition's sources tried in order, under its permissions.
 //!
 //! - `env`: read through [`Ctx::env_for`], so only declared variables are readable.
-//! - `file`: the path (already normalised and checked at load) is resolved through its
-//!   symlinks at run time and refused unless the real path lies under
-//!   `permissions.files`; the JSON document is `$` of the `map` paths and `doc` of the
-//!   `when` and `map` expressions.
+//! - `file`: a literal path (already normalised and checked at load), or a template of
+//!   `env.X` holes rendered here (once per element of a comma-separated value; skipped
+//!   when a variable is unset). Either is resolved through its symlinks and refused
+//!   unless the real path lies under `permissions.files` (templated entries included);
+//!   the JSON document is `$` of the `map` paths and `doc` of the `when` and `map`
+//!   expressions.
 //! - `keychain`: a macOS Keychain generic password, JSON or plain text; skipped on other
 //!   systems.
 //!
@@ -15,12 +17,13 @@
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io::Read;
+use std::path::Path;
 use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
 use crate::def::Provider;
-use crate::def::compile::CredFrom;
+use crate::def::compile::{CCredential, CredFrom, CredPath, normalize, render_with_env};
 use crate::def::expr::{Scope, timestamp_ms};
 use crate::def::value::CompiledValue;
 use crate::def::value::EvalCtx;
@@ -87,6 +90,87 @@ fn read_json_file(path: &std::path::Path) -> Result<Value, String> {
     serde_json::from_str(&text).map_err(|e| format!("is not JSON ({e})"))
 }
 
+/// Reads a credential file after the permission check; `None` when it does not exist.
+fn read_file_source(path: &Path, shown: &str, allowed: &AllowedFiles, problems: &mut Vec<String>) -> Option<Value> {
+    // A missing file is the ordinary "not signed in" case; a path that exists (even as a
+    // dangling or escaping symlink) is checked.
+    std::fs::symlink_metadata(path).ok()?;
+    match allowed.check(path) {
+        Err(e) => {
+            problems.push(format!("file '{shown}' refused: {e}"));
+            None
+        }
+        Ok(real) => match read_json_file(&real) {
+            Ok(doc) => Some(doc),
+            Err(e) => {
+                problems.push(format!("file '{shown}' {e}"));
+                None
+            }
+        },
+    }
+}
+
+/// The documents a source offers, each with where it came from: one at most for `env`,
+/// `keychain` and a literal file; one per rendering of a templated file (a comma-separated
+/// env value gives several, in order; an unset variable none).
+fn source_docs(
+    p: &Provider,
+    c: &CCredential,
+    ctx: &Ctx,
+    allowed: &AllowedFiles,
+    problems: &mut Vec<String>,
+) -> Vec<(Value, String)> {
+    match &c.from {
+        CredFrom::Env { name, .. } => match ctx.env_for(&p.perms, name) {
+            Err(e) => {
+                problems.push(e);
+                Vec::new()
+            }
+            Ok(v) => v
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (Value::String(v), c.describe()))
+                .into_iter()
+                .collect(),
+        },
+        CredFrom::File {
+            path: CredPath::Literal(path),
+            shown,
+        } => read_file_source(path, shown, allowed, problems)
+            .map(|doc| (doc, c.describe()))
+            .into_iter()
+            .collect(),
+        CredFrom::File {
+            path: CredPath::Template(t),
+            shown,
+        } => {
+            let env = |name: &str| ctx.env_for(&p.perms, name).ok().flatten();
+            let mut out = Vec::new();
+            for rendered in render_with_env(t, &p.perms, &env) {
+                let path = normalize(&rendered, ctx.home());
+                if !path.is_absolute() {
+                    problems.push(format!(
+                        "file '{shown}' gave '{rendered}', which is not an absolute path"
+                    ));
+                    continue;
+                }
+                let at = path.display().to_string();
+                if let Some(doc) = read_file_source(&path, &at, allowed, problems) {
+                    out.push((doc, format!("file '{at}'")));
+                }
+            }
+            out
+        }
+        CredFrom::Keychain { service, account, .. } => ctx
+            .keychain_password(service, account.as_deref())
+            .map(|text| {
+                let doc = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+                (doc, c.describe())
+            })
+            .into_iter()
+            .collect(),
+    }
+}
+
 /// Tries the sources in order; the first that yields a usable credential wins.
 pub fn resolve(p: &Provider, ctx: &Ctx, now_ms: i64) -> Resolved {
     let allowed = AllowedFiles::for_ctx(&p.perms, ctx);
@@ -94,87 +178,52 @@ pub fn resolve(p: &Provider, ctx: &Ctx, now_ms: i64) -> Resolved {
     let mut expired: Option<(String, i64)> = None;
     let mut problems = Vec::new();
     for c in &p.credentials {
-        let doc: Option<Value> = match &c.from {
-            CredFrom::Env { name, .. } => match ctx.env_for(&p.perms, name) {
-                Err(e) => {
-                    problems.push(e);
-                    None
-                }
-                Ok(v) => v.filter(|v| !v.trim().is_empty()).map(Value::String),
-            },
-            CredFrom::File { path, shown } => {
-                // A missing file is the ordinary "not signed in" case; a path that exists
-                // (even as a dangling or escaping symlink) is checked.
-                if std::fs::symlink_metadata(path).is_err() {
-                    None
-                } else {
-                    match allowed.check(path) {
-                        Err(e) => {
-                            problems.push(format!("file '{shown}' refused: {e}"));
-                            None
-                        }
-                        Ok(real) => match read_json_file(&real) {
-                            Ok(doc) => Some(doc),
-                            Err(e) => {
-                                problems.push(format!("file '{shown}' {e}"));
-                                None
-                            }
-                        },
-                    }
-                }
-            }
-            CredFrom::Keychain { service, account, .. } => ctx
-                .keychain_password(service, account.as_deref())
-                .map(|text| serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text))),
-        };
-        let Some(doc) = doc else { continue };
-        if let Some(w) = &c.when {
-            let named: [(&str, &Value); 2] = [("doc", &doc), ("now_ms", &now)];
-            if !w.truthy(&Scope::new(Some(&doc), &named)) {
-                continue;
-            }
-        }
-        let cred = match (&c.from, &doc) {
-            (CredFrom::Env { field, .. }, Value::String(s)) => {
-                let mut m = Map::new();
-                m.insert(field.clone(), Value::String(s.trim().to_string()));
-                m
-            }
-            (CredFrom::Keychain { field, .. }, Value::String(s)) if c.map.is_empty() => {
-                let mut m = Map::new();
-                m.insert(field.clone(), Value::String(s.trim().to_string()));
-                m
-            }
-            _ => match map_fields(&c.map, &doc, &now) {
-                Ok(m) => m,
-                Err(e) => {
-                    problems.push(format!("{}: {e}", c.describe()));
+        for (doc, source) in source_docs(p, c, ctx, &allowed, &mut problems) {
+            if let Some(w) = &c.when {
+                let named: [(&str, &Value); 2] = [("doc", &doc), ("now_ms", &now)];
+                if !w.truthy(&Scope::new(Some(&doc), &named)) {
                     continue;
                 }
-            },
-        };
-        // A source that yields only non-secret fields (or nothing) has no credential.
-        if !cred
-            .iter()
-            .any(|(k, v)| !crate::engine::provider::redact::PUBLIC_FIELDS.contains(&k.as_str()) && !v.is_null())
-        {
-            continue;
-        }
-        if let Some(exp) = expiry_ms(&cred)
-            && exp <= now_ms
-        {
-            let refreshable = p.refresh.is_some() && non_empty_str(cred.get("refresh_token"));
-            if !refreshable {
-                if expired.is_none() {
-                    expired = Some((c.describe(), exp));
+            }
+            let cred = match (&c.from, &doc) {
+                (CredFrom::Env { field, .. }, Value::String(s)) => {
+                    let mut m = Map::new();
+                    m.insert(field.clone(), Value::String(s.trim().to_string()));
+                    m
                 }
+                (CredFrom::Keychain { field, .. }, Value::String(s)) if c.map.is_empty() => {
+                    let mut m = Map::new();
+                    m.insert(field.clone(), Value::String(s.trim().to_string()));
+                    m
+                }
+                _ => match map_fields(&c.map, &doc, &now) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        problems.push(format!("{source}: {e}"));
+                        continue;
+                    }
+                },
+            };
+            // A source that yields only non-secret fields (or nothing) has no credential.
+            if !cred
+                .iter()
+                .any(|(k, v)| !crate::engine::provider::redact::PUBLIC_FIELDS.contains(&k.as_str()) && !v.is_null())
+            {
                 continue;
             }
+            if let Some(exp) = expiry_ms(&cred)
+                && exp <= now_ms
+            {
+                let refreshable = p.refresh.is_some() && non_empty_str(cred.get("refresh_token"));
+                if !refreshable {
+                    if expired.is_none() {
+                        expired = Some((source, exp));
+                    }
+                    continue;
+                }
+            }
+            return Resolved::Found { cred, source };
         }
-        return Resolved::Found {
-            cred,
-            source: c.describe(),
-        };
     }
     Resolved::Missing { expired, problems }
 }
