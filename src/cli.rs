@@ -554,8 +554,12 @@ fn overview(ctx: &Ctx, db: Option<PathBuf>) -> Result<ExitCode, String> {
             found,
             plural(found),
             if roots.is_empty() {
-                let mut wanted: Vec<&str> = Vec::new();
-                for r in agent.sources.iter().flat_map(|s| s.roots.iter().map(|t| t.source())) {
+                let mut wanted: Vec<String> = Vec::new();
+                for r in agent
+                    .sources
+                    .iter()
+                    .flat_map(|s| s.roots.iter().map(|t| t.shell_form()))
+                {
                     if !wanted.contains(&r) {
                         wanted.push(r);
                     }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use super::diag::{Code, Diagnostic, quote};
-use super::expr::{CompileError, Expr, Piece, Template};
+use super::expr::{CompileError, Expr, Template};
 use super::loc::{Loc, Pos};
 use super::model::{
     AgentDef, AgentTest, Counters, Format, Keep, Kind, Meta, NotifierDef, Permissions, ProviderDef, Records, Request,
@@ -280,21 +280,6 @@ fn credential_file(f: &Loc<String>, perms: &Perms, env: &CompileEnv, d: &mut Dia
         );
     }
     ok.then(|| CredPath::Template(Arc::new(t)))
-}
-
-/// A templated path as users write it in a shell: `{{ env.CODEX_HOME }}/auth.json` is
-/// shown as `$CODEX_HOME/auth.json`.
-fn shown_template(t: &Template) -> String {
-    t.pieces()
-        .iter()
-        .map(|p| match p {
-            Piece::Lit(s) => s.clone(),
-            Piece::Hole(e) => match e.source().trim().strip_prefix("env.") {
-                Some(name) if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => format!("${name}"),
-                _ => format!("{{{{ {} }}}}", e.source().trim()),
-            },
-        })
-        .collect()
 }
 
 /// Checks the `env.X` reads of an expression against the permissions.
@@ -1369,7 +1354,7 @@ pub fn compile_provider(def: ProviderDef, env: &CompileEnv, d: &mut Diags) -> Op
         } else if let (Some(f), Some(path)) = (&c.file, file) {
             let shown = match &path {
                 CredPath::Literal(_) => f.value.clone(),
-                CredPath::Template(t) => shown_template(t),
+                CredPath::Template(t) => t.shell_form(),
             };
             Some(CredFrom::File { path, shown })
         } else {

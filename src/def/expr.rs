@@ -906,6 +906,21 @@ impl Template {
         })
     }
 
+    /// The template as users write a path in a shell: `{{ env.CODEX_HOME }}/auth.json`
+    /// reads `$CODEX_HOME/auth.json`; other holes stay as written.
+    pub fn shell_form(&self) -> String {
+        self.pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Lit(s) => s.clone(),
+                Piece::Hole(e) => match e.source().trim().strip_prefix("env.") {
+                    Some(name) if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => format!("${name}"),
+                    _ => format!("{{{{ {} }}}}", e.source().trim()),
+                },
+            })
+            .collect()
+    }
+
     /// Renders; a hole that is undefined or null is an error naming the expression.
     pub fn render(&self, scope: &Scope<'_>) -> Result<String, String> {
         let mut out = String::with_capacity(self.src.len());

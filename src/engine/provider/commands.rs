@@ -228,11 +228,16 @@ pub fn doctor_command(ctx: &Ctx, db: Option<PathBuf>) -> Result<ExitCode, String
             errors.extend(d.errors);
         }
         if roots.is_empty() {
-            let wanted: Vec<&str> = a
+            let mut wanted: Vec<String> = Vec::new();
+            for r in a
                 .sources
                 .iter()
-                .flat_map(|src| src.roots.iter().map(|t| t.source()))
-                .collect();
+                .flat_map(|src| src.roots.iter().map(|t| t.shell_form()))
+            {
+                if !wanted.contains(&r) {
+                    wanted.push(r);
+                }
+            }
             let _ = writeln!(s, "  ✗ {} ({}): no session directory found", a.id, a.meta.name);
             let _ = writeln!(s, "      looked in: {}", wanted.join(", "));
             let _ = writeln!(
