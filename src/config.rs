@@ -294,7 +294,8 @@ pub struct Alerts {
     pub toasts: bool,
     /// Ring the terminal bell (once for a warning, three times when critical).
     pub bell: bool,
-    /// Send desktop notifications through the notifier definitions.
+    /// Show desktop notifications through the terminal (OSC 777, iTerm2's OSC 9, kitty's
+    /// OSC 99), also over SSH.
     pub desktop: bool,
 }
 

@@ -94,6 +94,26 @@ fn budget_alerts_fire_once_with_toast_and_bell_in_any_view() {
     );
     let again = load(&mut app, &store);
     assert!(again.is_empty(), "alerts are deduplicated: {again:?}");
+    // With desktop notifications on, the same alert also asks the terminal for one.
+    let mut cfg = demo_config();
+    cfg.budgets.daily = Some(1.0);
+    cfg.budgets.weekly = None;
+    cfg.budgets.monthly = None;
+    cfg.alerts.desktop = true;
+    let mut app2 = App::new(
+        cfg,
+        None,
+        Arc::new(ThemeSet::builtin()),
+        false,
+        None,
+        NOW,
+        TimeZone::UTC,
+    );
+    let fx = load(&mut app2, &store);
+    assert!(
+        matches!(fx.as_slice(), [Effect::Desktop { title, body }] if title == "ttop: critical" && body.starts_with("Daily budget critical")),
+        "{fx:?}"
+    );
     // Toasts expire with the clock.
     app.update(Msg::Tick(NOW + 60_000));
     assert!(app.toasts.is_empty());

@@ -90,6 +90,11 @@ pub enum Effect {
     SaveConfig(Box<Config>),
     /// Ring the terminal bell this many times.
     Bell(u8),
+    /// Show a desktop notification through the terminal (`alerts.desktop`).
+    Desktop {
+        title: String,
+        body: String,
+    },
     Quit,
 }
 
@@ -389,9 +394,20 @@ impl App {
         }
         if self.config.alerts.toasts {
             self.toasts.push(Toast {
-                text,
+                text: text.clone(),
                 level,
                 until_ms: self.now_ms + 2 * TOAST_MS,
+            });
+        }
+        if self.config.alerts.desktop {
+            let title = if level == Level::Critical {
+                "ttop: critical"
+            } else {
+                "ttop"
+            };
+            fx.push(Effect::Desktop {
+                title: title.to_string(),
+                body: text.clone(),
             });
         }
         if self.config.alerts.bell {

@@ -232,6 +232,12 @@ fn event_loop(
                         let _ = out.write_all(&vec![0x07; usize::from(n)]);
                         let _ = out.flush();
                     }
+                    Effect::Desktop { title, body } => {
+                        let seq = desktop_notification(&terminal_kind(ctx), &title, &body);
+                        let mut out = std::io::stdout();
+                        let _ = out.write_all(seq.as_bytes());
+                        let _ = out.flush();
+                    }
                     Effect::SetWindow(w) => {
                         let _ = cmd_tx.send(Cmd::Window(w));
                     }
@@ -801,4 +807,52 @@ pub struct DemoArgs {
     /// How busy the demo is.
     #[arg(long, value_enum, default_value_t = Preset::Normal)]
     pub preset: Preset,
+}
+
+/// Which notification escape a terminal understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminalKind {
+    /// iTerm2 and others that show OSC 9 as a notification.
+    Osc9,
+    /// kitty's OSC 99.
+    Kitty,
+    /// OSC 777 `notify` (foot, WezTerm, Ghostty, rxvt, Konsole and most others).
+    Osc777,
+}
+
+fn terminal_kind(ctx: &Ctx) -> TerminalKind {
+    let program = ctx.env("TERM_PROGRAM").unwrap_or_default();
+    let term = ctx.env("TERM").unwrap_or_default();
+    if program == "iTerm.app" {
+        TerminalKind::Osc9
+    } else if term == "xterm-kitty" || ctx.env("KITTY_WINDOW_ID").is_some() {
+        TerminalKind::Kitty
+    } else {
+        TerminalKind::Osc777
+    }
+}
+
+/// The escape sequence that asks the terminal for a desktop notification. Control
+/// characters and the separators of the sequence are removed from the text.
+pub fn desktop_notification(kind: &TerminalKind, title: &str, body: &str) -> String {
+    let clean = |s: &str| -> String { s.chars().filter(|c| !c.is_control() && *c != ';').collect() };
+    let (title, body) = (clean(title), clean(body));
+    match kind {
+        TerminalKind::Osc9 => format!("\x1b]9;{title}: {body}\x1b\\"),
+        TerminalKind::Kitty => format!("\x1b]99;;{title}: {body}\x1b\\"),
+        TerminalKind::Osc777 => format!("\x1b]777;notify;{title};{body}\x1b\\"),
+    }
+}
+
+#[cfg(test)]
+mod desktop_tests {
+    use super::*;
+
+    #[test]
+    fn notification_sequences_are_clean() {
+        let s = desktop_notification(&TerminalKind::Osc777, "ttop", "Daily budget; 95%\x07\n");
+        assert_eq!(s, "\x1b]777;notify;ttop;Daily budget 95%\x1b\\");
+        assert!(desktop_notification(&TerminalKind::Osc9, "t", "b").starts_with("\x1b]9;t: b"));
+        assert!(desktop_notification(&TerminalKind::Kitty, "t", "b").starts_with("\x1b]99;;t: b"));
+    }
 }

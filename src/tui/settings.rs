@@ -20,11 +20,12 @@ pub enum Field {
     Scheme,
     Toasts,
     Bell,
+    Desktop,
     Save,
 }
 
 impl Field {
-    pub const ALL: [Field; 12] = [
+    pub const ALL: [Field; 13] = [
         Field::Refresh,
         Field::Window,
         Field::Daily,
@@ -36,6 +37,7 @@ impl Field {
         Field::Scheme,
         Field::Toasts,
         Field::Bell,
+        Field::Desktop,
         Field::Save,
     ];
 
@@ -52,6 +54,7 @@ impl Field {
             Field::Scheme => "Color scheme",
             Field::Toasts => "Alert toasts",
             Field::Bell => "Alert bell",
+            Field::Desktop => "Desktop notifications",
             Field::Save => "[ Save ]",
         }
     }
@@ -128,6 +131,7 @@ impl SettingsState {
             },
             Field::Toasts => on_off(c.alerts.toasts),
             Field::Bell => on_off(c.alerts.bell),
+            Field::Desktop => on_off(c.alerts.desktop),
             Field::Save => String::new(),
         }
     }
@@ -157,6 +161,7 @@ impl SettingsState {
             }
             Field::Toasts => c.alerts.toasts = !c.alerts.toasts,
             Field::Bell => c.alerts.bell = !c.alerts.bell,
+            Field::Desktop => c.alerts.desktop = !c.alerts.desktop,
             _ => {}
         }
     }
