@@ -352,24 +352,22 @@ fn expr(src: &Loc<String>, perms: &Perms, d: &mut Diags) -> Option<Expr> {
 }
 
 fn template(src: &Loc<String>, perms: &Perms, d: &mut Diags) -> Option<Template> {
-    match Template::compile(src) {
-        Ok(t) => {
-            for h in t.holes() {
-                check_env_reads(h, src.pos, perms, d);
-            }
-            Some(t)
-        }
-        Err(e) => {
-            d.compile_err(Code::BadTemplate, src.pos, "template", src, &e, TEMPLATE_HINT);
-            None
-        }
-    }
+    template_in(src, perms, d, false)
 }
 
 /// A template with lenient holes (see [`Template::compile_lenient`]): request headers,
 /// query, form and JSON bodies, status messages and limit labels.
 fn template_lenient(src: &Loc<String>, perms: &Perms, d: &mut Diags) -> Option<Template> {
-    match Template::compile_lenient(src) {
+    template_in(src, perms, d, true)
+}
+
+fn template_in(src: &Loc<String>, perms: &Perms, d: &mut Diags, lenient: bool) -> Option<Template> {
+    let compiled = if lenient {
+        Template::compile_lenient(src)
+    } else {
+        Template::compile(src)
+    };
+    match compiled {
         Ok(t) => {
             for h in t.holes() {
                 check_env_reads(h, src.pos, perms, d);
