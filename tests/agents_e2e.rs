@@ -7,7 +7,7 @@
 //! | --- | --- | --- |
 //! | claude-code | `.claude/projects/-home-alice-webapp/{1f0c2a9e,7c3e9b21}.jsonl`, the sub-agent `1f0c2a9e/subagents/agent-5e2b7c1d.jsonl`, `.config/claude/projects/-home-alice-infra/9a4d2f60.jsonl` | 8 |
 //! | codex | `.codex/sessions/2026/11/04/rollout-…-0199f2a1.jsonl`, its fork `2026/11/05/rollout-…-0199f9c3.jsonl`, an archived copy of the first | 3 |
-//! | opencode | `.local/share/opencode/storage/message/ses_5f1a…/*.json` and `opencode.db` (built here from `basic-opencode.db.sql`), sharing two message ids | 4 |
+//! | opencode | `.local/share/opencode/storage/message/ses_5f1a…/*.json` and `opencode.db` (built here from the opencode definition's `opencode.db.sql` fixture), sharing two message ids | 4 |
 //! | gemini-cli | `.gemini/tmp/<hash>/chats/session-…-3e9f1a2b.json` and its resumed `.jsonl` | 4 |
 //!
 //! Every request (UTC; in = non-cached input, out = output incl. reasoning, cr/cw = cache
@@ -48,7 +48,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 const HOME_FIXTURE: &str = "tests/fixtures/homes/basic";
-const OPENCODE_SQL: &str = "tests/fixtures/homes/basic-opencode.db.sql";
+const OPENCODE_SQL: &str = "definitions/agents/fixtures/opencode/opencode.db.sql";
 const CLAUDE_TAIL: &str = "tests/fixtures/homes/basic-claude-tail.jsonl";
 const CLAUDE_PARTIAL: &str = ".claude/projects/-home-alice-webapp/7c3e9b21-0d4a-4f6b-8e2c-5a1f3d9b7e60.jsonl";
 

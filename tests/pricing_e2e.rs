@@ -27,7 +27,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 const HOME_FIXTURE: &str = "tests/fixtures/homes/basic";
-const OPENCODE_SQL: &str = "tests/fixtures/homes/basic-opencode.db.sql";
+const OPENCODE_SQL: &str = "definitions/agents/fixtures/opencode/opencode.db.sql";
 const EXTRA_SESSION: &str = "tests/fixtures/pricing/extra-claude-session.jsonl";
 const CATALOGUE: &str = "tests/fixtures/pricing/catalogue.json";
 

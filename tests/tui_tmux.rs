@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const HOME_FIXTURE: &str = "tests/fixtures/homes/basic";
-const OPENCODE_SQL: &str = "tests/fixtures/homes/basic-opencode.db.sql";
+const OPENCODE_SQL: &str = "definitions/agents/fixtures/opencode/opencode.db.sql";
 const CLAUDE_TAIL: &str = "tests/fixtures/homes/basic-claude-tail.jsonl";
 const CLAUDE_PARTIAL: &str = ".claude/projects/-home-alice-webapp/7c3e9b21-0d4a-4f6b-8e2c-5a1f3d9b7e60.jsonl";
 
