@@ -413,16 +413,24 @@ fn run_report(ctx: &Ctx, db: Option<PathBuf>, a: &ReportArgs) -> Result<ExitCode
     let since = parse_date(&a.since, "--since")?;
     let until = parse_date(&a.until, "--until")?;
     let mut store = Store::open(&p.db).map_err(|e| e.to_string())?;
-    if !a.no_ingest {
-        let reg = agent_registry(ctx, &p, &cfg);
-        if reg.has_errors() {
-            eprintln!("ttop: some definitions have errors and are skipped; run 'ttop validate-def' for details");
+    // Prices load (and, when the cache is stale, fetch) on their own thread while the
+    // ingest runs; they do not depend on it.
+    let prices = std::thread::scope(|s| {
+        let prices = s.spawn(|| crate::pricing::cli::load_for_report(ctx, &p, &cfg, a.cost_mode, a.offline));
+        if !a.no_ingest {
+            let reg = agent_registry(ctx, &p, &cfg);
+            if reg.has_errors() {
+                eprintln!("ttop: some definitions have errors and are skipped; run 'ttop validate-def' for details");
+            }
+            let rep = ingest(ctx, &mut store, &reg);
+            for w in rep.warnings.iter().take(5) {
+                eprintln!("warning: {w}");
+            }
         }
-        let rep = ingest(ctx, &mut store, &reg);
-        for w in rep.warnings.iter().take(5) {
-            eprintln!("warning: {w}");
-        }
-    }
+        prices
+            .join()
+            .unwrap_or_else(|_| Err("the price loader stopped unexpectedly".to_owned()))
+    });
     let group = match a.group {
         GroupArg::Daily => Group::Daily,
         GroupArg::Weekly => Group::Weekly,
@@ -440,7 +448,7 @@ fn run_report(ctx: &Ctx, db: Option<PathBuf>, a: &ReportArgs) -> Result<ExitCode
         tz,
     };
     let mut rep = store.report(&q).map_err(|e| e.to_string())?;
-    for w in crate::pricing::cli::price_for_report(ctx, &p, &cfg, &mut rep, a.cost_mode, a.offline) {
+    for w in crate::pricing::cli::apply_prices(prices, &mut rep, a.cost_mode) {
         eprintln!("warning: {w}");
     }
     let opts = report::RenderOptions { breakdown: a.breakdown };

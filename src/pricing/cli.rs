@@ -86,13 +86,32 @@ pub fn price_for_report(
     mode: CostModeArg,
     offline: bool,
 ) -> Vec<String> {
+    let prices = load_for_report(ctx, p, cfg, mode, offline);
+    apply_prices(prices, report, mode)
+}
+
+/// Loads the prices a report in `mode` needs (no catalogue and no network for reported
+/// costs). It touches neither the store nor the report, so it can run while the ingest
+/// does.
+pub fn load_for_report(
+    ctx: &Ctx,
+    p: &Paths,
+    cfg: &Config,
+    mode: CostModeArg,
+    offline: bool,
+) -> Result<source::Loaded, String> {
     let mut opts = LoadOptions::from_config(cfg);
     opts.offline |= offline;
     // Only what agents reported is needed: no catalogue, no network.
     if mode == CostModeArg::Reported {
         opts.offline = true;
     }
-    match source::load(ctx, &p.cache_dir, cfg, &opts) {
+    source::load(ctx, &p.cache_dir, cfg, &opts)
+}
+
+/// Prices `report` with what [`load_for_report`] returned; returns the warnings.
+pub fn apply_prices(prices: Result<source::Loaded, String>, report: &mut Report, mode: CostModeArg) -> Vec<String> {
+    match prices {
         Ok(loaded) => {
             let summary = price_report(report, &loaded.pricer, mode.into());
             let mut warnings = loaded.warnings;
