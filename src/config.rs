@@ -31,7 +31,7 @@ pub const DEFAULT_THEME: &str = "tokyo-night";
 #[schemars(title = "ttop config")]
 pub struct Config {
     /// Ids of definitions (providers, agents, notifiers) to turn off, for example
-    /// `["cursor", "perplexity"]`.
+    /// `["my-agent", "some-provider"]`.
     pub disabled: Vec<String>,
     /// How often data is refreshed.
     pub refresh: Refresh,
@@ -316,7 +316,7 @@ pub struct Pricing {
     /// Never download the price catalogue; use the bundled snapshot and `overrides` only.
     pub offline: bool,
     /// Prices that replace the catalogue's, keyed by model id (for example
-    /// `[pricing.overrides."claude-sonnet-4-5"]`).
+    /// `[pricing.overrides."vendor-model-1"]`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub overrides: BTreeMap<String, PriceOverride>,
 }
