@@ -40,6 +40,8 @@
 //! cr 17618, cw 128).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on purpose.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -173,25 +175,12 @@ struct Sandbox {
     home: PathBuf,
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 impl Sandbox {
     fn new() -> Sandbox {
         let tmp = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(tmp.path()).unwrap();
         let home = root.join("home");
-        copy_tree(Path::new(HOME_FIXTURE), &home);
+        common::copy_tree(Path::new(HOME_FIXTURE), &home);
         // A SQLite file cannot be committed as text: build OpenCode's database here.
         let sql = std::fs::read_to_string(OPENCODE_SQL).unwrap();
         let db = home.join(".local/share/opencode/opencode.db");

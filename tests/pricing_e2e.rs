@@ -19,6 +19,8 @@
 //! Costs below are in millionths of a dollar (tokens x price).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on purpose.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -83,26 +85,13 @@ struct Sandbox {
     home: PathBuf,
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 impl Sandbox {
     /// The fixture home, with `config` as `config.toml`.
     fn new(config: &str) -> Sandbox {
         let tmp = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(tmp.path()).unwrap();
         let home = root.join("home");
-        copy_tree(Path::new(HOME_FIXTURE), &home);
+        common::copy_tree(Path::new(HOME_FIXTURE), &home);
         let sql = std::fs::read_to_string(OPENCODE_SQL).unwrap();
         let db = home.join(".local/share/opencode/opencode.db");
         rusqlite::Connection::open(&db).unwrap().execute_batch(&sql).unwrap();

@@ -1,22 +1,11 @@
 //! `ttop summary`: the text overview, on an empty home and over the fixture home.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on purpose.
 
+mod common;
+
 use std::path::Path;
 
 use assert_cmd::Command;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
 
 fn summary(home: &Path) -> String {
     let out = Command::cargo_bin("ttop")
@@ -46,7 +35,7 @@ fn empty_home_says_where_it_looked_and_suggests_the_demo() {
 #[test]
 fn fixture_home_shows_everything_recorded_by_agent() {
     let home = tempfile::tempdir().unwrap();
-    copy_dir(Path::new("tests/fixtures/homes/basic"), home.path());
+    common::copy_tree(Path::new("tests/fixtures/homes/basic"), home.path());
     let text = summary(home.path());
     // The fixture's sessions are in November 2026: older than the last 7 days.
     assert!(text.contains("Everything recorded, by agent"), "{text}");

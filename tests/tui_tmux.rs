@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on purpose.
 #![allow(clippy::disallowed_methods)] // Driving tmux, a real terminal, is the point of this test.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -151,25 +153,12 @@ fn demo_visits_every_view_and_overlay_then_quits() {
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// The fixture home of `tests/agents_e2e.rs`, with a config that opens on all time.
 fn sandbox() -> (tempfile::TempDir, PathBuf, String) {
     let tmp = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(tmp.path()).unwrap();
     let home = root.join("home");
-    copy_tree(Path::new(HOME_FIXTURE), &home);
+    common::copy_tree(Path::new(HOME_FIXTURE), &home);
     let sql = std::fs::read_to_string(OPENCODE_SQL).unwrap();
     let db = home.join(".local/share/opencode/opencode.db");
     rusqlite::Connection::open(&db).unwrap().execute_batch(&sql).unwrap();
