@@ -44,13 +44,9 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::Value;
 
-const HOME_FIXTURE: &str = "tests/fixtures/homes/basic";
-const OPENCODE_SQL: &str = "definitions/agents/fixtures/opencode/opencode.db.sql";
 const CLAUDE_TAIL: &str = "tests/fixtures/homes/basic-claude-tail.jsonl";
 const CLAUDE_PARTIAL: &str = ".claude/projects/-home-alice-webapp/7c3e9b21-0d4a-4f6b-8e2c-5a1f3d9b7e60.jsonl";
 
@@ -169,44 +165,18 @@ const OPENCODE_REPORTED_COST: f64 = 0.0393;
 // ------------------------------------------------------------------------------------------
 
 /// A private copy of the fixture home, with ttop's own files beside it.
-struct Sandbox {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-    home: PathBuf,
+struct Sandbox(common::FixtureHome);
+
+impl std::ops::Deref for Sandbox {
+    type Target = common::FixtureHome;
+    fn deref(&self) -> &common::FixtureHome {
+        &self.0
+    }
 }
 
 impl Sandbox {
     fn new() -> Sandbox {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(tmp.path()).unwrap();
-        let home = root.join("home");
-        common::copy_tree(Path::new(HOME_FIXTURE), &home);
-        // A SQLite file cannot be committed as text: build OpenCode's database here.
-        let sql = std::fs::read_to_string(OPENCODE_SQL).unwrap();
-        let db = home.join(".local/share/opencode/opencode.db");
-        rusqlite::Connection::open(&db).unwrap().execute_batch(&sql).unwrap();
-        for d in ["xdg/data", "xdg/config", "xdg/cache"] {
-            std::fs::create_dir_all(root.join(d)).unwrap();
-        }
-        Sandbox { _tmp: tmp, root, home }
-    }
-
-    /// `ttop ARGS` with nothing from the outer environment: the agents' env overrides
-    /// (`CLAUDE_CONFIG_DIR`, `CODEX_HOME`...) and the real home are out of reach.
-    fn ttop(&self, args: &[&str], extra_env: &[(&str, String)]) -> Command {
-        let mut cmd = Command::cargo_bin("ttop").unwrap();
-        cmd.env_clear()
-            .env("HOME", &self.home)
-            .env("XDG_DATA_HOME", self.root.join("xdg/data"))
-            .env("XDG_CONFIG_HOME", self.root.join("xdg/config"))
-            .env("XDG_CACHE_HOME", self.root.join("xdg/cache"))
-            .env("TTOP_DB", self.root.join("ttop.db"))
-            .env("TZ", "UTC")
-            .args(args);
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        cmd
+        Sandbox(common::FixtureHome::new(""))
     }
 
     fn report_with(&self, group: &str, extra_env: &[(&str, String)]) -> Value {

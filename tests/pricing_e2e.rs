@@ -23,13 +23,9 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::Value;
 
-const HOME_FIXTURE: &str = "tests/fixtures/homes/basic";
-const OPENCODE_SQL: &str = "definitions/agents/fixtures/opencode/opencode.db.sql";
 const EXTRA_SESSION: &str = "tests/fixtures/pricing/extra-claude-session.jsonl";
 const CATALOGUE: &str = "tests/fixtures/pricing/catalogue.json";
 
@@ -79,27 +75,19 @@ const DAILY_CALCULATE: &[(&str, f64)] = &[
     ("2026-11-07", 0.001_724_52),
 ];
 
-struct Sandbox {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-    home: PathBuf,
+struct Sandbox(common::FixtureHome);
+
+impl std::ops::Deref for Sandbox {
+    type Target = common::FixtureHome;
+    fn deref(&self) -> &common::FixtureHome {
+        &self.0
+    }
 }
 
 impl Sandbox {
     /// The fixture home, with `config` as `config.toml`.
     fn new(config: &str) -> Sandbox {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(tmp.path()).unwrap();
-        let home = root.join("home");
-        common::copy_tree(Path::new(HOME_FIXTURE), &home);
-        let sql = std::fs::read_to_string(OPENCODE_SQL).unwrap();
-        let db = home.join(".local/share/opencode/opencode.db");
-        rusqlite::Connection::open(&db).unwrap().execute_batch(&sql).unwrap();
-        for d in ["xdg/data", "xdg/config/tokentop", "xdg/cache"] {
-            std::fs::create_dir_all(root.join(d)).unwrap();
-        }
-        std::fs::write(root.join("xdg/config/tokentop/config.toml"), config).unwrap();
-        Sandbox { _tmp: tmp, root, home }
+        Sandbox(common::FixtureHome::new(config))
     }
 
     fn offline() -> Sandbox {
@@ -112,22 +100,6 @@ impl Sandbox {
         let dir = self.home.join(".claude/projects/-home-alice-extra");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::copy(EXTRA_SESSION, dir.join("5d1e7a90-2b4c-4f6e-8a1d-3c5b7e9f1a2b.jsonl")).unwrap();
-    }
-
-    fn ttop(&self, args: &[&str], env: &[(&str, String)]) -> Command {
-        let mut cmd = Command::cargo_bin("ttop").unwrap();
-        cmd.env_clear()
-            .env("HOME", &self.home)
-            .env("XDG_DATA_HOME", self.root.join("xdg/data"))
-            .env("XDG_CONFIG_HOME", self.root.join("xdg/config"))
-            .env("XDG_CACHE_HOME", self.root.join("xdg/cache"))
-            .env("TTOP_DB", self.root.join("ttop.db"))
-            .env("TZ", "UTC")
-            .args(args);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd
     }
 
     /// `ttop report daily --json ARGS`: the JSON and stderr.
